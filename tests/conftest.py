@@ -1,0 +1,111 @@
+"""Shared fixtures: small synthetic images and a throwaway project folder."""
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def png_bytes(img, **kwargs):
+    buf = io.BytesIO()
+    img.save(buf, format=kwargs.pop("format", "PNG"), **kwargs)
+    return buf.getvalue()
+
+
+def drawing(style, index, size=48):
+    """A small synthetic 'illustration': two artists with different hands (colour, shape, outline)."""
+    rng = np.random.default_rng(index + (1000 if style == "target" else 0))
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    for _ in range(3):
+        x, y = rng.integers(4, size - 20, size=2)
+        w, h = rng.integers(8, 16, size=2)
+        if style == "target":  # warm colours, round shapes, thick dark outline
+            colour = tuple(int(c) for c in (rng.integers(200, 256), rng.integers(60, 160), rng.integers(0, 60)))
+            draw.ellipse([x, y, x + w, y + h], fill=colour, outline=(30, 20, 10), width=3)
+        else:  # cool colours, boxes, no outline
+            colour = tuple(int(c) for c in (rng.integers(0, 60), rng.integers(60, 160), rng.integers(200, 256)))
+            draw.rectangle([x, y, x + w, y + h], fill=colour)
+    return img
+
+
+def write_drawings(folder, style, start, count, size=48):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + count):
+        drawing(style, i, size).save(folder / f"{style}_{i:04d}.png")
+
+
+def tiny_params(sources, **overrides):
+    """params.yaml content for a tiny, fast run (small images, random backbone weights)."""
+    with open(ROOT / "params.yaml") as f:
+        p = yaml.safe_load(f)
+    p["data"]["sources"] = sources
+    p["ingest"].update(min_side=16, workers=1)
+    p["preprocess"].update(image_size=32, workers=1)
+    p["featurize"].update(weights="none", views=1, batch_size=64)
+    p["train_base"].update(epochs=3)
+    p["train_refined"].update(epochs=4, units=32)
+    p["evaluate"].update(e2e_check=4, gallery=8)
+    for key, value in overrides.items():
+        section, name = key.split(".")
+        p[section][name] = value
+    return p
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """A copy of the project (code, dvc.yaml) with a tiny two-artist dataset in data/raw, as a git+dvc repo."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("stages", "dvc.yaml", ".dvcignore", ".gitignore"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy(src, project / name)
+    (project / "data" / "sample").mkdir(parents=True)
+    (project / "data" / "sample" / "README.md").write_text("sample not used in this test\n")
+    raw = project / "data" / "raw"
+    write_drawings(raw / "target_v1", "target", 0, 40)
+    write_drawings(raw / "other_v1", "other", 0, 40)
+    write_drawings(raw / "target_v2", "target", 40, 30)
+    write_drawings(raw / "other_v2", "other", 40, 30)
+    sources = [
+        {"name": "target_v1", "path": "data/raw/target_v1", "role": "target", "versions": ["v1", "v2"]},
+        {"name": "other_v1", "path": "data/raw/other_v1", "role": "other", "versions": ["v1", "v2"]},
+        {"name": "target_v2", "path": "data/raw/target_v2", "role": "target", "versions": ["v2"]},
+        {"name": "other_v2", "path": "data/raw/other_v2", "role": "other", "versions": ["v2"]},
+    ]
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params(sources), sort_keys=False))
+    return project
+
+
+def sh(cwd, *cmd, check=True, env=None):
+    """Run a command in cwd with this venv's bin first on PATH; return CompletedProcess."""
+    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(cwd), **(env or {})}
+    result = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def git_init(project):
+    sh(project, "git", "init", "-q")
+    sh(project, "git", "config", "user.email", "test@example.com")
+    sh(project, "git", "config", "user.name", "test")
+    sh(project, "dvc", "init", "-q")
+    sh(project, "dvc", "config", "core.analytics", "false")
+    sh(project, "git", "add", "-A")
+    sh(project, "git", "commit", "-qm", "tiny project")
