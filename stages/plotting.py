@@ -1,0 +1,80 @@
+"""PNG figures (matplotlib, no display): confusion matrices, ROC/PR overlays, a prediction gallery."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+
+from stages.common import ensure_parent  # noqa: E402
+
+CLASS_NAMES = ("other", "target")
+
+
+def save(fig, path):
+    fig.savefig(ensure_parent(path), dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def confusion_png(path, labels, predicted, title):
+    """Confusion matrix with the count (and row share) written in every cell."""
+    cm = skm.confusion_matrix(labels, predicted, labels=[0, 1])
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), n in np.ndenumerate(cm):
+        share = n / max(cm[i].sum(), 1)
+        ax.text(j, i, f"{n}\n{share:.0%}", ha="center", va="center",
+                color="white" if n > cm.max() / 2 else "black", fontsize=11)
+    ax.set_xticks([0, 1], CLASS_NAMES)
+    ax.set_yticks([0, 1], CLASS_NAMES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title, fontsize=9)
+    save(fig, path)
+
+
+def curves_png(path, curves, kind, title):
+    """ROC or precision-recall curves, one line per (name, labels, probabilities)."""
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    for name, labels, probs in curves:
+        if kind == "roc":
+            x, y, _ = skm.roc_curve(labels, probs)
+            ax.plot(x, y, label=f"{name} (AUC {skm.roc_auc_score(labels, probs):.3f})")
+        else:
+            y, x, _ = skm.precision_recall_curve(labels, probs)
+            ax.plot(x, y, label=f"{name} (AP {skm.average_precision_score(labels, probs):.3f})")
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+    else:
+        ax.set_xlabel("recall (target)")
+        ax.set_ylabel("precision (target)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "lower left")
+    save(fig, path)
+
+
+def gallery_png(path, images, labels, probs, threshold, title, columns=8):
+    """Test images with true label, predicted label and probability; mistakes framed in red."""
+    n = len(images)
+    rows = max(1, int(np.ceil(n / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 1.6))
+    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        predicted = int(probs[k] >= threshold)
+        wrong = predicted != labels[k]
+        ax.imshow(images[k])
+        ax.set_title(f"true {CLASS_NAMES[labels[k]]}\npred {CLASS_NAMES[predicted]} p={probs[k]:.2f}",
+                     fontsize=6.5, color="red" if wrong else "black")
+        if wrong:
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_edgecolor("red")
+                spine.set_linewidth(2.5)
+    fig.suptitle(title, fontsize=9)
+    save(fig, path)

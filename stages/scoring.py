@@ -1,0 +1,47 @@
+"""Metrics of binary predictions (scikit-learn) and the choice of a decision threshold."""
+import numpy as np
+from sklearn import metrics as skm
+
+RULES = ("f1", "balanced_accuracy")
+
+
+def binary_metrics(labels, probabilities, threshold=0.5):
+    """Accuracy, per-class and macro precision/recall/F1, ROC-AUC, confusion counts and n.
+
+    labels: 1 = target artist, 0 = other; predicted target when probability >= threshold.
+    """
+    y = np.asarray(labels, dtype=int)
+    p = np.asarray(probabilities, dtype=float)
+    pred = (p >= threshold).astype(int)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(y, pred, labels=[1, 0], zero_division=0)
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    out = {
+        "n": int(len(y)), "accuracy": skm.accuracy_score(y, pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, pred) if len(set(y)) == 2 else float("nan"),
+        "precision_target": precision[0], "recall_target": recall[0], "f1_target": f1[0],
+        "precision_other": precision[1], "recall_other": recall[1], "f1_other": f1[1],
+        "f1_macro": float(np.mean(f1)),
+        "roc_auc": skm.roc_auc_score(y, p) if len(set(y)) == 2 else float("nan"),
+        "tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn),
+    }
+    return {k: (round(float(v), 6) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+
+
+def choose_threshold(labels, probabilities, rule="f1"):
+    """The threshold that maximises `rule` on these (validation) predictions.
+
+    Candidates are 0.5 and the midpoints between consecutive distinct probabilities; among equally
+    good candidates the one nearest 0.5 wins. Returns (threshold, score).
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown threshold rule {rule!r}")
+    y = np.asarray(labels, dtype=int)
+    p = np.unique(np.asarray(probabilities, dtype=float))
+    candidates = np.concatenate([[0.5], (p[1:] + p[:-1]) / 2])
+    score = {"f1": lambda pred: skm.f1_score(y, pred, zero_division=0),
+             "balanced_accuracy": lambda pred: skm.balanced_accuracy_score(y, pred)}[rule]
+    probs = np.asarray(probabilities, dtype=float)
+    scores = np.array([score((probs >= t).astype(int)) for t in candidates])
+    best = np.flatnonzero(np.isclose(scores, scores.max(), rtol=0, atol=1e-12))
+    pick = best[np.argmin(np.abs(candidates[best] - 0.5))]
+    return float(candidates[pick]), float(scores[pick])

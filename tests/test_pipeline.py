@@ -1,0 +1,53 @@
+"""End to end: `dvc repro` of the whole pipeline on a tiny dataset in a fresh git repository,
+then a head-only experiment that must not rerun featurize."""
+import json
+
+import numpy as np
+import pandas as pd
+
+from tests.conftest import git_init, sh
+
+
+def test_dvc_repro_then_head_experiment(tiny_project):
+    git_init(tiny_project)
+    first = sh(tiny_project, "dvc", "repro")
+    for stage in ("ingest", "split@v1", "split@v2", "preprocess", "featurize", "train_base", "train_refined",
+                  "evaluate"):
+        assert f"Running stage '{stage}'" in first.stdout, stage
+
+    images = pd.read_csv(tiny_project / "data/interim/images.csv")
+    assert len(images) == 140 and images["label"].sum() == 70
+    assert (images[images["source"].str.endswith("_v2")]["versions"] == "v2").all()
+    v1 = {s: set(pd.read_csv(tiny_project / f"data/splits/v1/{s}.csv")["id"]) for s in ("train", "val", "test")}
+    v2 = {s: set(pd.read_csv(tiny_project / f"data/splits/v2/{s}.csv")["id"]) for s in ("train", "val", "test")}
+    assert sum(map(len, v1.values())) == 80 and sum(map(len, v2.values())) == 140
+    assert all(v1[s] <= v2[s] for s in v1)
+    pixels = np.load(tiny_project / "data/processed/images.npy", mmap_mode="r")
+    assert pixels.shape == (140, 32, 32, 3) and pixels.dtype == np.uint8
+
+    metrics = json.loads((tiny_project / "metrics/evaluate.json").read_text())
+    for model in ("base", "refined"):
+        for test_set, n in (("v1_test", len(v1["test"])), ("v2_test", len(v2["test"]))):
+            assert metrics[model][test_set]["original"]["n"] == n
+            assert set(metrics[model][test_set]) == {"original", "grayscale", "hue"}
+        assert metrics[model]["e2e_max_abs_diff"] <= 1e-3
+    assert metrics["refined"]["v2_test"]["original"]["accuracy"] >= 0.9  # the two synthetic hands differ a lot
+    for path in ("models/base.keras", "models/refined.keras", "models/refined.threshold.json",
+                 "plots/evaluate/confusion_refined_v2_test.png", "plots/evaluate/roc_v2_test.png",
+                 "plots/evaluate/plots/sklearn/confusion/refined_v2_test.json",
+                 "plots/train_refined/plots/metrics/eval/accuracy.tsv", "dvc.lock"):
+        assert (tiny_project / path).exists(), path
+
+    again = sh(tiny_project, "dvc", "repro")
+    assert "Running stage" not in again.stdout
+    assert "up to date" in sh(tiny_project, "dvc", "status").stdout
+
+    sh(tiny_project, "git", "add", "-A")
+    sh(tiny_project, "git", "commit", "-qm", "first run")
+    exp = sh(tiny_project, "dvc", "exp", "run", "-S", "train_refined.dropout=0.3")
+    ran = exp.stdout + exp.stderr
+    assert "Running stage 'train_refined'" in ran and "Running stage 'evaluate'" in ran
+    for stage in ("featurize", "preprocess", "ingest", "train_base"):
+        assert f"Running stage '{stage}'" not in ran, stage
+    shown = json.loads(sh(tiny_project, "dvc", "exp", "show", "--json").stdout)
+    assert len(json.dumps(shown)) > 100 and "dropout" in json.dumps(shown)
