@@ -10,6 +10,7 @@ Writes metrics/evaluate.json, plots/evaluate/ (predictions.csv, dvclive confusio
 PNGs) and models/<name>.threshold.json (the threshold chosen on the model's validation split).
 """
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,11 +97,14 @@ def plots(predictions, thresholds, processed, out, gallery):
         for (name, set_name), part in original.groupby(["model", "test_set"], sort=True):
             y, p = part["label"].to_numpy(), part["probability"].to_numpy(dtype=float)
             predicted = (p >= 0.5).astype(int)
-            live.log_sklearn_plot("confusion_matrix", y, predicted, name=f"confusion/{name}_{set_name}.json")
+            names = np.array(plotting.CLASS_NAMES)
+            live.log_sklearn_plot("confusion_matrix", names[y], names[predicted],
+                                  name=f"confusion/{name}_{set_name}.json")
             live.log_sklearn_plot("roc", y, p, name=f"roc/{name}_{set_name}.json")
             live.log_sklearn_plot("precision_recall", y, p, name=f"pr/{name}_{set_name}.json")
             plotting.confusion_png(f"{out}/confusion_{name}_{set_name}.png", y, predicted,
                                    f"{name} on {set_name} (n={len(y)}, threshold 0.5)")
+    Path(out, "metrics.json").unlink(missing_ok=True)  # dvclive's empty summary: the metrics are elsewhere
     for set_name, part in original.groupby("test_set", sort=True):
         curves = [(name, m["label"].to_numpy(), m["probability"].to_numpy()) for name, m in part.groupby("model")]
         plotting.curves_png(f"{out}/roc_{set_name}.png", curves, "roc", f"ROC, {set_name}")
