@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import network, params, plotting
+from stages import explain, network, params, plotting
 from stages.common import UserError, read_csv, read_json, run, write_csv, write_json
 from stages.featurize import Features
 from stages.images import PROBES
@@ -51,7 +51,7 @@ class KerasModel:
         return self.model.predict(images, batch_size=16, verbose=0).ravel()
 
 
-def test_sets(splits_dir, versions):
+def load_test_sets(splits_dir, versions):
     """{f"{v}_test": test table sorted by id} for each version."""
     return {f"{v}_test": read_csv(f"{splits_dir}/{v}/test.csv", dtype={"id": str}).sort_values("id")
             for v in versions}
@@ -88,7 +88,7 @@ def end_to_end_check(model, ids):
     return diff
 
 
-def plots(predictions, thresholds, processed, out, gallery):
+def plots(predictions, thresholds, models, processed, out, gallery):
     """dvclive confusion/ROC/PR data for dvc plots, and the PNGs."""
     from dvclive import Live
     index, pixels, _ = processed
@@ -110,6 +110,13 @@ def plots(predictions, thresholds, processed, out, gallery):
         plotting.curves_png(f"{out}/roc_{set_name}.png", curves, "roc", f"ROC, {set_name}")
         plotting.curves_png(f"{out}/pr_{set_name}.png", curves, "pr", f"precision-recall, {set_name}")
     last_set = sorted(original["test_set"].unique())[-1]
+    for name, model in models.items():
+        part = original[(original["test_set"] == last_set) & (original["model"] == name)].sort_values("id")
+        wrong = (part["probability"] >= thresholds[name]["threshold"]) != part["label"].astype(bool)
+        picked = pd.concat([part[wrong].head(4), part[~wrong].head(8 - min(4, int(wrong.sum())))])
+        explain.examples_png(f"{out}/explain_{name}.png", model.model, np.asarray(pixels[rows_for(index, picked["id"])]),
+                             picked["label"].to_numpy(), thresholds[name]["threshold"],
+                             f"{name} on {last_set}: Grad-CAM, regions pushing towards the target artist")
     for name, part in original[original["test_set"] == last_set].groupby("model"):
         part = part.assign(wrong=(part["probability"] >= 0.5) != part["label"].astype(bool))
         part = part.sort_values(["wrong", "id"], ascending=[False, True]).head(gallery)
@@ -131,12 +138,12 @@ def main():
     cfg = params.load("evaluate")["evaluate"]
     features = Features(args.features)
     processed = open_processed(args.processed)
-    sets = test_sets(args.splits, cfg["test_sets"])
+    sets = load_test_sets(args.splits, cfg["test_sets"])
     probes = features.info["probes"]
     largest = max(sets.values(), key=len)["id"].to_numpy()
-    results, predictions, thresholds = {}, [], {}
+    results, predictions, thresholds, models = {}, [], {}, {}
     for name in MODELS:
-        model = KerasModel(name, features, processed, args.models)
+        model = models[name] = KerasModel(name, features, processed, args.models)
         results[name], table, thresholds[name] = evaluate_model(model, sets, args.splits,
                                                                 cfg["threshold_rule"], probes)
         check_ids = largest[:cfg["e2e_check"]]
@@ -149,7 +156,7 @@ def main():
               + f", threshold {thresholds[name]['threshold']:.3f}")
     predictions = pd.concat(predictions)
     write_csv(f"{args.plots}/predictions.csv", predictions)
-    plots(predictions, thresholds, processed, args.plots, cfg["gallery"])
+    plots(predictions, thresholds, models, processed, args.plots, cfg["gallery"])
     write_json(args.metrics, results)
 
 

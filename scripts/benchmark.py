@@ -1,0 +1,94 @@
+"""Benchmark the model stages on the sample, on this machine, and print the measured figures.
+
+    python scripts/benchmark.py [--keep DIR]
+
+1. clones the repository's HEAD into a temporary folder (no outputs, an empty DVC cache) and times a
+   cold `dvc repro` of the whole pipeline, with featurize's own images/second;
+2. times one head-only experiment there (`dvc exp run -S train_refined.dropout=0.3`), which must not
+   rerun featurize;
+3. times `python -m stages.predict` on the sample's v2 test images (images/second, end to end);
+4. says whether the cold run's metrics equal the metrics committed in git.
+Takes about 8 minutes on 2 cores. Run it from the repository root with the virtualenv active.
+"""
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd, cwd):
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    start = time.time()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.time() - start
+    if result.returncode:
+        sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return seconds, result.stdout + result.stderr
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory:.0f} GiB RAM, {platform.system()} {platform.machine()}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", help="clone into this folder and keep it (default: a temporary folder)")
+    args = parser.parse_args()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="benchmark-"))
+    clone = work / "clone"
+    try:
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        print(f"machine: {machine()}", flush=True)
+
+        cold, log = run(["dvc", "repro"], clone)
+        speed = re.search(r"featurize: (\d+) images .* in ([\d.]+) s, ([\d.]+) images/s", log)
+        print(f"cold dvc repro, whole pipeline on the sample: {cold:.0f} s", flush=True)
+        if speed:
+            print(f"featurize: {speed.group(1)} images in {speed.group(2)} s = {speed.group(3)} images/s", flush=True)
+
+        same = all((clone / p).read_text() == (ROOT / p).read_text()
+                   for p in subprocess.run(["git", "ls-files", "metrics"], cwd=ROOT, capture_output=True,
+                                           text=True, check=True).stdout.split())
+        print(f"metrics of the cold run equal the committed ones: {'yes' if same else 'NO'}", flush=True)
+
+        run(["git", "add", "-A"], clone)
+        run(["git", "-c", "user.email=b@example.com", "-c", "user.name=benchmark", "commit", "-qm", "run"], clone)
+        head_only, log = run(["dvc", "exp", "run", "-S", "train_refined.dropout=0.3"], clone)
+        reran = sorted(set(re.findall(r"Running stage '([^']+)'", log)))
+        print(f"head-only experiment (train_refined.dropout=0.3): {head_only:.0f} s, stages run: {', '.join(reran)}",
+              flush=True)
+
+        test = pd.read_csv(clone / "data/splits/v2/test.csv", dtype={"id": str})
+        images = pd.read_csv(clone / "data/interim/images.csv", dtype={"id": str}).set_index("id")
+        folder = work / "predict"
+        folder.mkdir(exist_ok=True)
+        with zipfile.ZipFile(ROOT / "data/sample/emoji-people.zip") as z:
+            for image_id in test["id"]:
+                (folder / f"{image_id}.png").write_bytes(z.read(images.loc[image_id, "member"]))
+        seconds, _ = run([sys.executable, "-m", "stages.predict", str(folder), "--out", str(work / "p.csv")], clone)
+        print(f"predict (end to end, incl. start-up): {len(test)} images in {seconds:.1f} s = "
+              f"{len(test) / seconds:.1f} images/s", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

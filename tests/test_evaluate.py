@@ -1,0 +1,78 @@
+"""Evaluation: scikit-learn's numbers, matching by id (so shuffling the test list changes nothing), thresholds."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from stages.evaluate import evaluate_model, load_test_sets
+from stages.scoring import binary_metrics, choose_threshold
+
+
+def test_metrics_equal_scikit_learn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    p = np.clip(y * 0.3 + rng.random(200) * 0.7, 0, 1)
+    m = binary_metrics(y, p, threshold=0.5)
+    pred = (p >= 0.5).astype(int)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-6)
+    assert m["f1_target"] == pytest.approx(skm.f1_score(y, pred), abs=1e-6)
+    assert m["f1_other"] == pytest.approx(skm.f1_score(1 - y, 1 - pred), abs=1e-6)
+    assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"), abs=1e-6)
+    assert m["precision_target"] == pytest.approx(skm.precision_score(y, pred), abs=1e-6)
+    assert m["recall_other"] == pytest.approx(skm.recall_score(1 - y, 1 - pred), abs=1e-6)
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-6)
+    assert [m["tn"], m["fp"], m["fn"], m["tp"]] == skm.confusion_matrix(y, pred).ravel().tolist()
+    assert m["n"] == 200
+
+
+def test_known_predictions_give_known_numbers():
+    m = binary_metrics([1, 1, 0, 0], [0.9, 0.4, 0.6, 0.1])
+    assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (1, 1, 1, 1)
+    assert m["accuracy"] == 0.5 and m["precision_target"] == 0.5 and m["roc_auc"] == 0.75
+
+
+def test_threshold_rules_pick_the_expected_value():
+    labels = [0, 0, 1, 1, 1]
+    probs = [0.1, 0.4, 0.35, 0.8, 0.9]
+    # F1: predicting the four highest (threshold between 0.1 and 0.35) gives 6/7, the best
+    assert choose_threshold(labels, probs, "f1") == pytest.approx((0.225, 6 / 7))
+    # balanced accuracy: 0.5 and 0.6 tie at 5/6; the one nearest 0.5 wins
+    assert choose_threshold(labels, probs, "balanced_accuracy") == pytest.approx((0.5, 5 / 6))
+
+
+class FixedModel:
+    """Probabilities looked up by id, like a model that knows each image."""
+
+    def __init__(self, probs):
+        self.name, self.meta, self.probs = "fixed", {"version": "v1"}, probs
+
+    def predict(self, ids, kind="original"):
+        return np.array([self.probs[i] for i in ids]) * (0.5 if kind == "grayscale" else 1.0)
+
+
+def write_split(folder, ids, labels):
+    folder.mkdir(parents=True, exist_ok=True)
+    return pd.DataFrame({"id": ids, "label": labels, "role": np.where(labels, "target", "other"),
+                         "source": "s", "group": ids})
+
+
+def test_shuffling_the_test_list_changes_nothing(tmp_path):
+    rng = np.random.default_rng(3)
+    ids = [f"{i:016x}" for i in range(60)]
+    labels = rng.integers(0, 2, 60)
+    probs = dict(zip(ids, np.clip(labels * 0.4 + rng.random(60) * 0.6, 0, 1)))
+    split = tmp_path / "v1"
+    table = write_split(split, ids, labels)
+    table.iloc[:20].to_csv(split / "val.csv", index=False)
+    results = []
+    for order in (np.arange(20, 60), rng.permutation(np.arange(20, 60))):
+        table.iloc[order].to_csv(split / "test.csv", index=False)
+        result, predictions, info = evaluate_model(FixedModel(probs), load_test_sets(tmp_path, ["v1"]), tmp_path,
+                                                   "f1", ["grayscale"])
+        results.append((result, predictions.reset_index(drop=True)))
+    assert results[0][0] == results[1][0]
+    pd.testing.assert_frame_equal(results[0][1], results[1][1])
+    expected = binary_metrics(labels[20:], [probs[i] for i in ids[20:]])
+    assert results[0][0]["v1_test"]["original"] == {**expected, "at_threshold": results[0][0]["v1_test"]["original"]["at_threshold"]}
+    got = results[0][1].query("probe == 'original'").set_index("id")
+    assert got.loc[ids[25], "label"] == labels[25]  # labels travel with their ids

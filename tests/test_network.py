@@ -1,0 +1,102 @@
+"""Backbones, their weights and normalisation, head training, and the exported end-to-end model."""
+import h5py
+import numpy as np
+import pytest
+
+from stages import network
+from stages.common import UserError
+
+CFG = {"standardize": True, "units": 16, "dropout": 0.0, "l2": 0.0, "learning_rate": 0.01, "epochs": 30,
+       "batch_size": 16, "keep": "last"}
+
+
+@pytest.mark.parametrize("name, gap_dim, style_dim", [
+    ("vgg16", 512, 2 * (64 + 128 + 256 + 512 + 512)),
+    ("resnet50", 2048, 2 * (64 + 256 + 512 + 1024 + 2048)),
+    ("mobilenet_v2", 1280, 2 * (96 + 144 + 192 + 576 + 1280)),
+    ("efficientnet_b0", 1280, 2 * (32 + 24 + 40 + 112 + 1280)),
+])
+def test_each_backbone_builds_with_random_weights(name, gap_dim, style_dim):
+    backbone = network.build_backbone(name, "none", 64, seed=1)
+    assert not backbone.trainable
+    featurizer = network.build_featurizer(name, backbone)
+    out = featurizer.predict(np.full((2, 64, 64, 3), 128, np.float32), verbose=0)
+    assert out["gap"].shape == (2, gap_dim) and out["style"].shape == (2, style_dim)
+    assert np.isfinite(out["style"]).all()
+    assert out["style"].std() > 0
+
+
+def test_same_seed_same_random_backbone():
+    a = network.fingerprint(network.build_backbone("mobilenet_v2", "none", 32, seed=3))
+    b = network.fingerprint(network.build_backbone("mobilenet_v2", "none", 32, seed=3))
+    c = network.fingerprint(network.build_backbone("mobilenet_v2", "none", 32, seed=4))
+    assert a == b != c
+
+
+def test_hed_weights_really_load():
+    backbone = network.build_backbone("vgg16", "hed", 32)
+    with h5py.File(network.hed_weights_file()) as f:
+        for layer, key in (("block1_conv1", "block1/layers/conv2d/vars"), ("block5_conv3", "block5/layers/conv2d_2/vars")):
+            kernel, bias = backbone.get_layer(layer).get_weights()
+            assert np.array_equal(kernel, f[key]["0"][()]) and np.array_equal(bias, f[key]["1"][()])
+    random = network.build_backbone("vgg16", "none", 32, seed=0)
+    assert network.fingerprint(backbone) != network.fingerprint(random)
+    # trained first-layer filters have non-zero biases and are far from Glorot-uniform's spread
+    kernel, bias = backbone.get_layer("block1_conv1").get_weights()
+    assert np.abs(bias).mean() > 0.1
+    assert abs(kernel.std() - random.get_layer("block1_conv1").get_weights()[0].std()) > 0.05
+
+
+def test_hed_needs_vgg16():
+    with pytest.raises(UserError, match="hed is only for backbone vgg16"):
+        network.build_backbone("resnet50", "hed", 32)
+
+
+def test_caffe_normalisation_is_bgr_minus_imagenet_mean():
+    pixel = np.array([[[[10, 20, 30]]]], dtype=np.uint8)
+    out = np.asarray(network.Normalise("caffe")(pixel))
+    assert np.allclose(out[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-4)
+    assert np.allclose(np.asarray(network.Normalise("tf")(pixel))[0, 0, 0], [10 / 127.5 - 1, 20 / 127.5 - 1, 30 / 127.5 - 1])
+
+
+def test_head_learns_a_separable_problem():
+    import keras
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (100, 20)), rng.normal(1.5, 1, (100, 20))]).astype(np.float32)
+    y = np.array([0] * 100 + [1] * 100, dtype=np.float32)
+    keras.utils.set_random_seed(0)
+    head = network.build_head(20, CFG, x)
+    head.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+    head.fit(x, y, epochs=30, batch_size=16, verbose=0)
+    accuracy = ((head.predict(x, verbose=0).ravel() >= 0.5) == y).mean()
+    assert accuracy >= 0.95
+
+
+@pytest.mark.parametrize("pooling", ["gap", "style"])
+def test_exported_model_equals_feature_path(pooling, tmp_path):
+    import keras
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    backbone = network.build_backbone("vgg16", "none", 32, seed=2)
+    features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)[pooling]
+    head = network.build_head(features.shape[1], {**CFG, "dropout": 0.5, "l2": 0.01}, features)
+    head.compile(optimizer="adam", loss="binary_crossentropy")
+    head.fit(features, (rng.random(12) > 0.5).astype(np.float32), epochs=2, verbose=0)
+    model = network.export("vgg16", backbone, pooling, head)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = network.load_model(str(path))
+    via_features = head.predict(features, verbose=0).ravel()
+    end_to_end = loaded.predict(images, verbose=0).ravel()
+    assert loaded.input.dtype == "uint8"
+    assert np.abs(end_to_end - via_features).max() < 1e-5
+    assert via_features.std() > 0  # not a constant output
+
+
+def test_load_model_errors_are_one_line(tmp_path):
+    with pytest.raises(UserError, match="model file not found"):
+        network.load_model(str(tmp_path / "nope.keras"))
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(UserError, match="cannot load as a Keras model"):
+        network.load_model(str(bad))

@@ -1,0 +1,113 @@
+"""predict: CSV rows for good images, error rows for bad ones, explanations, and evaluate's numbers."""
+import csv
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from stages import network
+from tests.conftest import ROOT, drawing, png_bytes, sh
+from tests.test_images import jpeg
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A saved end-to-end model (random VGG16 at 32 px, a fitted head) with its .json and threshold."""
+    folder = tmp_path_factory.mktemp("model")
+    rng = np.random.default_rng(0)
+    backbone = network.build_backbone("vgg16", "none", 32, seed=0)
+    images = np.stack([np.asarray(drawing(s, i).resize((32, 32))) for s in ("target", "other") for i in range(20)])
+    features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)["style"]
+    head = network.build_head(features.shape[1], {"standardize": True, "units": 8, "dropout": 0.0, "l2": 0.0}, features)
+    head.compile(optimizer="adam", loss="binary_crossentropy")
+    head.fit(features, np.repeat([1.0, 0.0], 20), epochs=20, verbose=0)
+    network.export("vgg16", backbone, "style", head).save(folder / "m.keras")
+    (folder / "m.json").write_text(json.dumps({"image_size": 32, "resize": "pad", "pooling": "style"}))
+    (folder / "m.threshold.json").write_text(json.dumps({"threshold": 0.42}))
+    return folder / "m.keras"
+
+
+def mixed_folder(folder):
+    folder.mkdir()
+    good = {"a.png": png_bytes(drawing("target", 1)), "b.jpg": jpeg(drawing("other", 2)),
+            "cmyk.jpg": jpeg(Image.new("CMYK", (40, 40), (0, 255, 255, 0))),
+            "alpha.png": png_bytes(Image.new("RGBA", (40, 60), (0, 0, 255, 128)))}
+    big = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 80, 3), np.uint8)))
+    bad = {"zero.png": b"", "text.jpg": b"this is not a picture", "truncated.png": big[:400]}
+    for name, data in {**good, **bad}.items():
+        (folder / name).write_bytes(data)
+    with zipfile.ZipFile(folder / "more.zip", "w") as z:
+        z.writestr("inner/c.png", png_bytes(drawing("target", 3)))
+    return set(good) | {"more.zip/inner/c.png"}, set(bad)
+
+
+def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_model):
+    good, bad = mixed_folder(tmp_path / "in")
+    result = sh(ROOT, "python", "-m", "stages.predict", str(tmp_path / "in"), "--model", str(small_model),
+                "--out", str(tmp_path / "out.csv"), "--explain", str(tmp_path / "explain"), check=False)
+    assert result.returncode == 1, result.stderr
+    rows = {r["path"].removeprefix(str(tmp_path / "in") + "/"): r
+            for r in csv.DictReader(open(tmp_path / "out.csv"))}
+    assert set(rows) == good | bad
+    for name in good:
+        assert 0 <= float(rows[name]["probability"]) <= 1 and rows[name]["error"] == ""
+        assert rows[name]["predicted"] == ("target" if float(rows[name]["probability"]) >= 0.42 else "other")
+        assert float(rows[name]["threshold"]) == 0.42
+    assert rows["zero.png"]["error"].startswith("empty")
+    assert rows["text.jpg"]["error"].startswith("not_image")
+    assert rows["truncated.png"]["error"].split(":")[0] in ("truncated", "corrupt")
+    for name in bad:
+        assert rows[name]["probability"] == "" and f"{name}:" in result.stderr
+    assert "8 files: " in result.stderr.splitlines()[-1] and "3 failed" in result.stderr.splitlines()[-1]
+
+    overlays = {p.name: Image.open(p) for p in (tmp_path / "explain").iterdir()}
+    assert set(overlays) == {"a.png", "b.jpg.png", "cmyk.jpg.png", "alpha.png", "more.zip__inner__c.png"}
+    assert overlays["alpha.png"].size == (40 * 7, 60 * 7)  # the image's own size, enlarged x7 to >= 256 px
+    assert overlays["a.png"].size == (48 * 6, 48 * 6)
+    for img in overlays.values():
+        assert np.asarray(img).std() > 5  # not a uniform picture
+
+
+def test_threshold_option_and_stdout(tmp_path, small_model):
+    (tmp_path / "x.png").write_bytes(png_bytes(drawing("target", 4)))
+    result = sh(ROOT, "python", "-m", "stages.predict", str(tmp_path / "x.png"), "--model", str(small_model),
+                "--threshold", "0.999")
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert float(row["threshold"]) == 0.999
+    assert row["predicted"] == ("target" if float(row["probability"]) >= 0.999 else "other")
+    assert "threshold 0.999 from --threshold" in result.stderr
+
+
+def test_missing_model_is_one_clear_line(tmp_path):
+    (tmp_path / "x.png").write_bytes(png_bytes(drawing("target", 4)))
+    (tmp_path / "m.json").write_text("{}")
+    result = sh(ROOT, "python", "-m", "stages.predict", str(tmp_path / "x.png"), "--model",
+                str(tmp_path / "m.keras"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/m.keras: model file not found (run: dvc repro)"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "models/refined.keras").exists() or not (ROOT / "data/interim/images.csv").exists(),
+                    reason="needs the sample's trained model: run `dvc repro` first (CI does)")
+def test_predict_reproduces_evaluate_on_the_sample_test_images(tmp_path):
+    evaluated = pd.read_csv(ROOT / "plots/evaluate/predictions.csv", dtype={"id": str})
+    evaluated = evaluated.query("model == 'refined' and test_set == 'v2_test' and probe == 'original'")
+    images = pd.read_csv(ROOT / "data/interim/images.csv", dtype={"id": str}).set_index("id")
+    picked = evaluated.sort_values("id").iloc[::6]  # every sixth test image, both classes
+    folder = tmp_path / "test_images"
+    folder.mkdir()
+    with zipfile.ZipFile(ROOT / images.loc[picked["id"].iloc[0], "path"]) as z:
+        for image_id in picked["id"]:
+            (folder / f"{image_id}.png").write_bytes(z.read(images.loc[image_id, "member"]))
+    result = sh(ROOT, "python", "-m", "stages.predict", str(folder))
+    got = pd.read_csv(io.StringIO(result.stdout))
+    got["id"] = got["path"].str.extract(r"([0-9a-f]{16})\.png$")[0]
+    merged = picked.merge(got, on="id", suffixes=("_evaluate", "_predict"))
+    assert len(merged) == len(picked) >= 40
+    assert np.abs(merged["probability_evaluate"] - merged["probability_predict"]).max() < 1e-4
+    assert set(merged["label"]) == {0, 1}
