@@ -1,10 +1,12 @@
 """evaluate: every model on the same test sets, predictions matched to labels by image id.
 
-For each exported model the prediction of an image is the model's own head applied to the cached
-backbone features of that image, which is exactly the end-to-end model when the model's backbone
-has the fingerprint of the cached features (checked here); `evaluate.e2e_check` test images are
-also run end to end through the saved model and must agree. A model whose backbone differs is run
-end to end on every image. Nothing is shuffled; labels come from the split files by id.
+The models (stages.models): base and refined (Keras) and the classical baseline, which computes
+its features from the processed pixels (and their probes) every time. For each exported Keras model
+the prediction of an image is the model's own head applied to the cached backbone features of that
+image, which is exactly the end-to-end model when the model's backbone has the fingerprint of the
+cached features (checked here); `evaluate.e2e_check` test images are also run end to end through
+the saved model and must agree. A model whose backbone differs is run end to end on every image.
+Nothing is shuffled; labels come from the split files by id.
 
 Writes metrics/evaluate.json, plots/evaluate/ (predictions.csv, dvclive confusion/ROC/PR data,
 PNGs) and models/<name>.threshold.json (the threshold chosen on the model's validation split).
@@ -15,40 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import network, params, plotting
-from stages.common import UserError, read_csv, read_json, run, write_csv, write_json
+from stages import models, params, plotting
+from stages.common import UserError, read_csv, run, write_csv, write_json
 from stages.featurize import Features
-from stages.images import PROBES
 from stages.preprocess import open_processed, rows_for
 from stages.scoring import binary_metrics, choose_threshold
 
-MODELS = ("base", "refined")
 E2E_TOLERANCE = 1e-3
-
-
-class KerasModel:
-    """Probabilities of an exported model for (ids, kind), kind = original or a probe name."""
-
-    def __init__(self, name, features, processed, models_dir="models"):
-        self.name = name
-        self.meta = read_json(f"{models_dir}/{name}.json")
-        self.model = network.load_model(f"{models_dir}/{name}.keras")
-        self.features, self.processed = features, processed
-        self.cached = network.fingerprint(self.model.get_layer("backbone")) == features.info["fingerprint"]
-        self.head = self.model.get_layer("head")
-
-    def predict(self, ids, kind="original"):
-        if self.cached:
-            x, _ = self.features.get(ids, self.meta["pooling"], kind)
-            return self.head.predict(x, batch_size=256, verbose=0).ravel()
-        return self.end_to_end(ids, kind)
-
-    def end_to_end(self, ids, kind="original"):
-        index, pixels, _ = self.processed
-        images = np.asarray(pixels[rows_for(index, ids)])
-        if kind != "original":
-            images = PROBES[kind](images, self.features.info["hue_degrees"])
-        return self.model.predict(images, batch_size=16, verbose=0).ravel()
 
 
 def test_sets(splits_dir, versions):
@@ -135,8 +110,8 @@ def main():
     probes = features.info["probes"]
     largest = max(sets.values(), key=len)["id"].to_numpy()
     results, predictions, thresholds = {}, [], {}
-    for name in MODELS:
-        model = KerasModel(name, features, processed, args.models)
+    for name in models.ALL:
+        model = models.load(name, features, processed, args.models)
         results[name], table, thresholds[name] = evaluate_model(model, sets, args.splits,
                                                                 cfg["threshold_rule"], probes)
         check_ids = largest[:cfg["e2e_check"]]

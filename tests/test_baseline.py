@@ -1,9 +1,11 @@
 """The classical baseline: its features on images whose answer is known, C chosen on validation,
 and a synthetic problem it must learn."""
 import numpy as np
+import pandas as pd
 import pytest
 
-from stages import baseline, classical
+from stages import baseline, classical, models
+from stages.common import UserError
 from tests.conftest import drawing
 
 SETTINGS = dict(colour_bins=4, orientations=8, edge_threshold=0.1, lbp_radii=(1,))
@@ -88,3 +90,19 @@ def test_baseline_learns_two_synthetic_hands():
     assert ((p >= 0.5) == yt).mean() >= 0.95
     np.testing.assert_allclose(p, fitted.predict_proba(f(xt))[:, 1])
 
+
+def test_probe_images_for_the_baseline():
+    pixels = np.random.default_rng(2).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    processed = (pd.DataFrame({"id": ["a", "b", "c"], "row": [0, 1, 2]}), pixels, {})
+    original = models.images(processed, ["c", "a"], "original", 180)
+    np.testing.assert_array_equal(original, pixels[[2, 0]])
+    gray = models.images(processed, ["c", "a"], "grayscale", 180)
+    assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
+    assert not (original[..., 0] == original[..., 1]).all()
+
+
+def test_missing_baseline_model_names_the_file(tmp_path):
+    (tmp_path / "baseline.json").write_text('{"name": "baseline", "version": "v2"}')
+    features = type("F", (), {"info": {"hue_degrees": 180}})()
+    with pytest.raises(UserError, match=f"{tmp_path}/baseline.joblib: file not found"):
+        models.load("baseline", features, None, str(tmp_path))
