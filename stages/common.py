@@ -52,6 +52,15 @@ def read_csv(path, **kwargs):
         raise UserError(f"{path}: file not found (run the stage that makes it: dvc repro)")
 
 
+def split_folder(splits_dir, section, version):
+    """The folder of dataset version `version`'s split lists; a clear error if it was never split."""
+    folder = f"{splits_dir}/{version}"
+    if not Path(folder).is_dir():
+        raise UserError(f"params.yaml: {section}.version = {version!r}: no split {folder} "
+                        "(must be one of data.versions, split by dvc repro)")
+    return folder
+
+
 def content_id(data: bytes) -> str:
     """Image id: the first 16 hex digits of the SHA-256 of the file's bytes."""
     return hashlib.sha256(data).hexdigest()[:16]

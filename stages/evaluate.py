@@ -1,10 +1,12 @@
 """evaluate: every model on the same test sets, predictions matched to labels by image id.
 
-For each exported model the prediction of an image is the model's own head applied to the cached
-backbone features of that image, which is exactly the end-to-end model when the model's backbone
-has the fingerprint of the cached features (checked here); `evaluate.e2e_check` test images are
-also run end to end through the saved model and must agree. A model whose backbone differs is run
-end to end on every image. Nothing is shuffled; labels come from the split files by id.
+The models (stages.models): base and refined (Keras) and the classical baseline, which computes
+its features from the processed pixels (and their probes) every time. For each exported Keras model
+the prediction of an image is the model's own head applied to the cached backbone features of that
+image, which is exactly the end-to-end model when the model's backbone has the fingerprint of the
+cached features (checked here); `evaluate.e2e_check` test images are also run end to end through
+the saved model and must agree. A model whose backbone differs is run end to end on every image.
+Nothing is shuffled; labels come from the split files by id.
 
 Writes metrics/evaluate.json, plots/evaluate/ (predictions.csv, dvclive confusion/ROC/PR data,
 PNGs) and models/<name>.threshold.json (the threshold chosen on the model's validation split).
@@ -15,40 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import explain, network, params, plotting
-from stages.common import UserError, read_csv, read_json, run, write_csv, write_json
+from stages import explain, models, params, plotting
+from stages.common import UserError, read_csv, run, write_csv, write_json
 from stages.featurize import Features
-from stages.images import PROBES
 from stages.preprocess import open_processed, rows_for
 from stages.scoring import binary_metrics, choose_threshold
 
-MODELS = ("base", "refined")
 E2E_TOLERANCE = 1e-3
-
-
-class KerasModel:
-    """Probabilities of an exported model for (ids, kind), kind = original or a probe name."""
-
-    def __init__(self, name, features, processed, models_dir="models"):
-        self.name = name
-        self.meta = read_json(f"{models_dir}/{name}.json")
-        self.model = network.load_model(f"{models_dir}/{name}.keras")
-        self.features, self.processed = features, processed
-        self.cached = network.fingerprint(self.model.get_layer("backbone")) == features.info["fingerprint"]
-        self.head = self.model.get_layer("head")
-
-    def predict(self, ids, kind="original"):
-        if self.cached:
-            x, _ = self.features.get(ids, self.meta["pooling"], kind)
-            return self.head.predict(x, batch_size=256, verbose=0).ravel()
-        return self.end_to_end(ids, kind)
-
-    def end_to_end(self, ids, kind="original"):
-        index, pixels, _ = self.processed
-        images = np.asarray(pixels[rows_for(index, ids)])
-        if kind != "original":
-            images = PROBES[kind](images, self.features.info["hue_degrees"])
-        return self.model.predict(images, batch_size=16, verbose=0).ravel()
 
 
 def load_test_sets(splits_dir, versions):
@@ -88,7 +63,7 @@ def end_to_end_check(model, ids):
     return diff
 
 
-def plots(predictions, thresholds, models, processed, out, gallery):
+def plots(predictions, thresholds, loaded, processed, out, gallery):
     """dvclive confusion/ROC/PR data for dvc plots, and the PNGs."""
     from dvclive import Live
     index, pixels, _ = processed
@@ -110,12 +85,13 @@ def plots(predictions, thresholds, models, processed, out, gallery):
         plotting.curves_png(f"{out}/roc_{set_name}.png", curves, "roc", f"ROC, {set_name}")
         plotting.curves_png(f"{out}/pr_{set_name}.png", curves, "pr", f"precision-recall, {set_name}")
     last_set = sorted(original["test_set"].unique())[-1]
-    for name, model in models.items():
+    for name in models.KERAS:  # Grad-CAM needs the network: right and wrong test images
         part = original[(original["test_set"] == last_set) & (original["model"] == name)].sort_values("id")
         wrong = (part["probability"] >= thresholds[name]["threshold"]) != part["label"].astype(bool)
         picked = pd.concat([part[wrong].head(4), part[~wrong].head(8 - min(4, int(wrong.sum())))])
-        explain.examples_png(f"{out}/explain_{name}.png", model.model, np.asarray(pixels[rows_for(index, picked["id"])]),
-                             picked["label"].to_numpy(), thresholds[name]["threshold"],
+        explain.examples_png(f"{out}/explain_{name}.png", loaded[name].model,
+                             np.asarray(pixels[rows_for(index, picked["id"])]), picked["label"].to_numpy(),
+                             thresholds[name]["threshold"],
                              f"{name} on {last_set}: Grad-CAM, regions pushing towards the target artist")
     for name, part in original[original["test_set"] == last_set].groupby("model"):
         part = part.assign(wrong=(part["probability"] >= 0.5) != part["label"].astype(bool))
@@ -141,9 +117,9 @@ def main():
     sets = load_test_sets(args.splits, cfg["test_sets"])
     probes = features.info["probes"]
     largest = max(sets.values(), key=len)["id"].to_numpy()
-    results, predictions, thresholds, models = {}, [], {}, {}
-    for name in MODELS:
-        model = models[name] = KerasModel(name, features, processed, args.models)
+    results, predictions, thresholds, loaded = {}, [], {}, {}
+    for name in models.ALL:
+        model = loaded[name] = models.load(name, features, processed, args.models)
         results[name], table, thresholds[name] = evaluate_model(model, sets, args.splits,
                                                                 cfg["threshold_rule"], probes)
         check_ids = largest[:cfg["e2e_check"]]
@@ -155,8 +131,9 @@ def main():
             f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}" for s in sets)
               + f", threshold {thresholds[name]['threshold']:.3f}")
     predictions = pd.concat(predictions)
-    write_csv(f"{args.plots}/predictions.csv", predictions)
-    plots(predictions, thresholds, models, processed, args.plots, cfg["gallery"])
+    # 6 decimals: TensorFlow on CPU may move the 8th between runs; the metrics use the full values
+    write_csv(f"{args.plots}/predictions.csv", predictions.round({"probability": 6}))
+    plots(predictions, thresholds, loaded, processed, args.plots, cfg["gallery"])
     write_json(args.metrics, results)
 
 

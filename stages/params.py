@@ -150,6 +150,9 @@ SCHEMA = {
                   "hue_degrees": number(-360, 360)},
     "train_base": TRAIN,
     "train_refined": TRAIN,
+    "baseline": {"version": name(), "colour_bins": integer(2, 16), "orientations": integer(2, 180),
+                 "edge_threshold": number(0, 1, open_lo=True), "lbp_radii": list_of(integer(1, 64)),
+                 "root": boolean(), "C": list_of(number(0, 1e9, open_lo=True)), "max_iter": integer(1, 1000000)},
     "evaluate": {"test_sets": list_of(name()), "threshold_rule": choice("f1", "balanced_accuracy"),
                  "e2e_check": integer(0), "gallery": integer(0, 400)},
 }
@@ -175,7 +178,7 @@ def load(*sections, path=PARAMS_FILE):
         out[section] = _check(path, section, SCHEMA[section], raw[section])
     if "data" in out:
         _check_data(path, out["data"])
-    for section in ("train_base", "train_refined"):
+    for section in ("train_base", "train_refined", "baseline"):
         if section in out and "data" in out and out[section]["version"] not in out["data"]["versions"]:
             _fail(path, f"{section}.version", out[section]["version"],
                   f"must be one of data.versions ({', '.join(out['data']['versions'])})")

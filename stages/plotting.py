@@ -78,3 +78,41 @@ def gallery_png(path, images, labels, probs, threshold, title, columns=8):
                 spine.set_linewidth(2.5)
     fig.suptitle(title, fontsize=9)
     save(fig, path)
+
+
+def comparison_png(path, rows, metrics):
+    """Grouped bars: one panel per metric (rows of panels) and test set (columns), models along x,
+    one bar per probe with its value written above it. rows: dicts with model, test_set, probe and
+    the metrics; metrics: {key: label}."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    sets = list(dict.fromkeys(r["test_set"] for r in rows))
+    probes = list(dict.fromkeys(r["probe"] for r in rows))
+    value = {(r["model"], r["test_set"], r["probe"]): r for r in rows}
+    colours = dict(zip(probes, ["#1f4e79", "#9e9e9e", "#e07b39", "#6a994e", "#8e44ad"]))
+    width = 0.8 / len(probes)
+    fig, axes = plt.subplots(len(metrics), len(sets), figsize=(3.3 * len(sets) + 0.6, 2.5 * len(metrics)),
+                             squeeze=False, sharey=True)
+    for i, (key, label) in enumerate(metrics.items()):
+        for j, test_set in enumerate(sets):
+            ax = axes[i, j]
+            for k, probe in enumerate(probes):
+                xs = [m for m in range(len(models)) if (models[m], test_set, probe) in value]
+                ys = [value[(models[m], test_set, probe)][key] for m in xs]
+                bars = ax.bar(np.array(xs) + (k - (len(probes) - 1) / 2) * width, ys, width,
+                              color=colours[probe], label=probe)
+                ax.bar_label(bars, labels=[f"{y:.3f}" for y in ys], fontsize=6.5, rotation=90, padding=2)
+            ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+            ax.set_xticks(range(len(models)), models, fontsize=8)
+            ax.set_ylim(0, 1.18)
+            ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+            ax.tick_params(axis="y", labelsize=7)
+            ax.spines[["top", "right"]].set_visible(False)
+            if i == 0:
+                ax.set_title(test_set, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+    axes[0, -1].legend(title="probe", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                       frameon=False)
+    fig.suptitle("Models on the same test images: original and probes (dashed line: 0.5)", fontsize=9)
+    fig.tight_layout()
+    save(fig, path)

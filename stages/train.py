@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from stages import network, params
-from stages.common import UserError, ensure_parent, read_csv, write_json
+from stages.common import UserError, ensure_parent, read_csv, split_folder, write_json
 from stages.featurize import Features
 
 METRICS = ("loss", "accuracy", "auc")
@@ -66,7 +66,7 @@ def main(section):
     cfg, seed = p[section], p["seed"]
     features = Features(args.features)
     info = features.info
-    split_dir = f"{args.splits}/{cfg['version']}"
+    split_dir = split_folder(args.splits, section, cfg["version"])
     x, y = labelled(features, f"{split_dir}/train.csv", cfg["pooling"], cfg["augmented"])
     xv, yv = labelled(features, f"{split_dir}/val.csv", cfg["pooling"], False)
     start = time.time()

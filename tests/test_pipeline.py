@@ -1,18 +1,19 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny dataset in a fresh git repository,
-then a head-only experiment that must not rerun featurize."""
+then a head-only experiment that must not rerun featurize (nor the baseline)."""
 import json
 
 import numpy as np
 import pandas as pd
 
 from tests.conftest import git_init, sh
+from tests.test_report import assert_same, parse
 
 
 def test_dvc_repro_then_head_experiment(tiny_project):
     git_init(tiny_project)
     first = sh(tiny_project, "dvc", "repro")
     for stage in ("ingest", "split@v1", "split@v2", "preprocess", "featurize", "train_base", "train_refined",
-                  "evaluate"):
+                  "baseline", "evaluate", "report"):
         assert f"Running stage '{stage}'" in first.stdout, stage
 
     images = pd.read_csv(tiny_project / "data/interim/images.csv")
@@ -26,16 +27,22 @@ def test_dvc_repro_then_head_experiment(tiny_project):
     assert pixels.shape == (140, 32, 32, 3) and pixels.dtype == np.uint8
 
     metrics = json.loads((tiny_project / "metrics/evaluate.json").read_text())
-    for model in ("base", "refined"):
+    for model in ("base", "refined", "baseline"):
         for test_set, n in (("v1_test", len(v1["test"])), ("v2_test", len(v2["test"]))):
             assert metrics[model][test_set]["original"]["n"] == n
             assert set(metrics[model][test_set]) == {"original", "grayscale", "hue"}
         assert metrics[model]["e2e_max_abs_diff"] <= 1e-3
     assert metrics["refined"]["v2_test"]["original"]["accuracy"] >= 0.9  # the two synthetic hands differ a lot
+    assert metrics["baseline"]["v2_test"]["original"]["accuracy"] >= 0.9
+    baseline = json.loads((tiny_project / "metrics/baseline.json").read_text())
+    assert baseline["n_train"] == len(v2["train"]) and baseline["n_val"] == len(v2["val"])
+    assert_same(parse((tiny_project / "metrics/report.md").read_text()), metrics)
     for path in ("models/base.keras", "models/refined.keras", "models/refined.threshold.json",
                  "plots/evaluate/confusion_refined_v2_test.png", "plots/evaluate/roc_v2_test.png",
                  "plots/evaluate/plots/sklearn/confusion/refined_v2_test.json",
-                 "plots/train_refined/plots/metrics/eval/accuracy.tsv", "dvc.lock"):
+                 "plots/train_refined/plots/metrics/eval/accuracy.tsv", "models/baseline.joblib",
+                 "models/baseline.threshold.json", "plots/evaluate/plots/sklearn/roc/baseline_v2_test.json",
+                 "plots/evaluate/gallery_baseline.png", "plots/comparison.png", "dvc.lock"):
         assert (tiny_project / path).exists(), path
 
     again = sh(tiny_project, "dvc", "repro")
@@ -46,8 +53,9 @@ def test_dvc_repro_then_head_experiment(tiny_project):
     sh(tiny_project, "git", "commit", "-qm", "first run")
     exp = sh(tiny_project, "dvc", "exp", "run", "-S", "train_refined.dropout=0.3")
     ran = exp.stdout + exp.stderr
-    assert "Running stage 'train_refined'" in ran and "Running stage 'evaluate'" in ran
-    for stage in ("featurize", "preprocess", "ingest", "train_base"):
+    for stage in ("train_refined", "evaluate", "report"):
+        assert f"Running stage '{stage}'" in ran, stage
+    for stage in ("featurize", "preprocess", "ingest", "train_base", "baseline"):
         assert f"Running stage '{stage}'" not in ran, stage
     shown = json.loads(sh(tiny_project, "dvc", "exp", "show", "--json").stdout)
     assert len(json.dumps(shown)) > 100 and "dropout" in json.dumps(shown)

@@ -1,0 +1,74 @@
+"""The report: its table holds exactly the numbers of metrics/evaluate.json, one row per model, test set and probe."""
+import json
+
+import pytest
+
+from stages import report
+from tests.conftest import ROOT, sh
+
+KEYS = ("accuracy", "f1_macro", "roc_auc", "n")
+
+
+def parse(markdown):
+    """{(model, test set, probe): {key: number}} from the report's markdown table."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert head == ["model", "test set", "probe", "accuracy", "F1 (macro)", "ROC-AUC", "n"]
+    table = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        key = tuple(cells[:3])
+        assert key not in table, f"row {key} twice"
+        table[key] = dict(zip(KEYS, (float(c) for c in cells[3:6]))) | {"n": int(cells[6])}
+    return table
+
+
+def expected(results):
+    return {(model, test_set, probe): {k: m[k] for k in KEYS}
+            for model, sets in results.items() for test_set, probes in sets.items() if isinstance(probes, dict)
+            for probe, m in probes.items()}
+
+
+def assert_same(table, results):
+    want = expected(results)
+    assert set(table) == set(want)
+    for key, numbers in want.items():
+        for k, value in numbers.items():
+            assert table[key][k] == (value if k == "n" else pytest.approx(round(value, 3), abs=1e-9)), (key, k)
+
+
+def fake_metrics():
+    def m(acc, n=100):
+        right = round(acc * n)
+        return {"accuracy": acc, "f1_macro": acc - 0.01234, "roc_auc": min(1.0, acc + 0.04321), "n": n,
+                "tp": right // 2, "tn": right - right // 2, "fp": (n - right) // 2, "fn": n - right - (n - right) // 2}
+    return {model: {"threshold": 0.5, "e2e_checked": "all",
+                    "v1_test": {"original": m(acc), "grayscale": m(acc - 0.3), "hue": m(acc - 0.2)}}
+            for model, acc in (("refined", 0.95), ("baseline", 0.9), ("base", 0.8))}
+
+
+def test_committed_report_equals_committed_metrics():
+    results = json.loads((ROOT / "metrics/evaluate.json").read_text())
+    assert_same(parse((ROOT / "metrics/report.md").read_text()), results)
+    assert (ROOT / "metrics/report.md").read_text() == report.markdown(results)  # not edited by hand
+
+
+def test_report_stage_on_made_up_metrics(tmp_path):
+    results = fake_metrics()
+    (tmp_path / "evaluate.json").write_text(json.dumps(results))
+    sh(ROOT, "python", "-m", "stages.report", "--metrics", str(tmp_path / "evaluate.json"),
+       "--out", str(tmp_path / "report.md"), "--plot", str(tmp_path / "comparison.png"))
+    text = (tmp_path / "report.md").read_text()
+    assert_same(parse(text), results)
+    assert [k[0] for k in parse(text)][::3] == ["baseline", "base", "refined"]
+    assert [k[2] for k in parse(text)][:3] == ["original", "grayscale", "hue"]
+    assert "refined beats the baseline (+0.050, 5 images)" in text
+    assert "base trails the baseline (−0.100, 10 images)" in text
+    assert "under grayscale: baseline −0.300, base −0.300, refined −0.300" in text
+    assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_metrics_is_one_line(tmp_path):
+    result = sh(ROOT, "python", "-m", "stages.report", "--metrics", str(tmp_path / "nope.json"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path}/nope.json: file not found (run the stage that makes it: dvc repro)"
