@@ -246,7 +246,7 @@ def main():
     args.probes = [p for p in args.probes.split(",") if p]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="scale-benchmark-"))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.image_size} px, {args.backbone} "
-          f"(weights none), views {args.views}, probes {args.probes or 'none'}, {args.workers} workers; "
+          f"(weights none), views {args.views}, probes {','.join(args.probes) or 'none'}, {args.workers} workers; "
           f"sample x {sizes}; in {workdir}", flush=True)
     results = []
     try:
@@ -259,7 +259,7 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(results)
     print_ratios(results, sizes)
-    if len(sizes) > 1:
+    if len(sizes) > 2:  # two points always fit a line
         print_fit(results)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
 
