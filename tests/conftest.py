@@ -101,11 +101,14 @@ def sh(cwd, *cmd, check=True, env=None):
     return result
 
 
-def git_init(project):
+def git_init(project, dvc_add=()):
+    """git and dvc repository with everything committed; the paths in dvc_add tracked by DVC, not git."""
     sh(project, "git", "init", "-q")
     sh(project, "git", "config", "user.email", "test@example.com")
     sh(project, "git", "config", "user.name", "test")
     sh(project, "dvc", "init", "-q")
     sh(project, "dvc", "config", "core.analytics", "false")
+    if dvc_add:
+        sh(project, "dvc", "add", "-q", *dvc_add)
     sh(project, "git", "add", "-A")
     sh(project, "git", "commit", "-qm", "tiny project")
