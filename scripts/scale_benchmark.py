@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Scaling benchmark: the data stages on 1x, 4x, 16x the sample, timed and memory-measured.
+"""Scaling benchmark: the data stages and head training on 1x, 4x, 16x the sample, timed and memory-measured.
 
 For each size it builds a dataset from the sample (copy 0 of an image is the sample's own file,
 copy k > 0 the same picture with one pixel changed, so every file is a distinct image of the
 same manifest group), writes a params.yaml for it (small images, a fast backbone with random
 weights) in a temporary project folder, and runs the real stage modules there as subprocesses:
-ingest, split v1, split v2, preprocess, featurize. For each stage it prints:
+ingest, split v1, split v2, preprocess, featurize, and train_refined (a few epochs, reading its
+features by batch from the memory map). For each stage it prints:
 
 - wall: seconds, including the process's start (imports, building the backbone: see `fixed` below);
-- img/s: the stage's rows (files, split rows, images, feature rows) per second of wall time;
+- img/s: the stage's rows (files, split rows, images, feature rows, training rows x epochs) per second
+  of wall time;
 - cpu: CPU seconds of the stage and its workers per wall second (2.0 = both cores busy);
 - max RSS: the largest resident set of any one process of the stage (wait4's ru_maxrss). It counts
   pages of memory-mapped files (the .npy outputs and inputs) that the process has touched;
@@ -44,7 +46,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ZIP = ROOT / "data/sample/emoji-people.zip"
 SAMPLE_MANIFEST = ROOT / "data/sample/manifest.csv"
-STAGES = [("ingest", []), ("split v1", ["v1"]), ("split v2", ["v2"]), ("preprocess", []), ("featurize", [])]
+STAGES = [("ingest", []), ("split v1", ["v1"]), ("split v2", ["v2"]), ("preprocess", []), ("featurize", []),
+          ("train_refined", [])]
 MIB = 1024 * 1024
 
 
@@ -90,6 +93,7 @@ def write_params(project, data, args):
     p["ingest"]["workers"] = args.workers
     p["preprocess"].update(image_size=args.image_size, workers=args.workers)
     p["featurize"].update(backbone=args.backbone, weights="none", views=args.views, probes=args.probes)
+    p["train_refined"].update(epochs=args.epochs, augmented=args.views > 0)
     (project / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
 
 
@@ -169,6 +173,9 @@ def stage_rows(project, name):
         return sum(part["total"] for part in stats.values())
     if name == "preprocess":
         return count_rows(project / "data/processed/index.csv")
+    if name == "train_refined":  # feature rows seen: training rows times epochs
+        stats = json.loads((project / "metrics/train_refined.json").read_text())
+        return stats["n_train"] * stats["epochs"]
     return count_rows(project / "data/features/index.csv")
 
 
@@ -196,10 +203,10 @@ def benchmark(factor, workdir, args):
 
 
 def print_table(results):
-    print(f"{'size':>4}  {'stage':<10} {'rows':>7} {'wall s':>7} {'img/s':>7} {'cpu':>4} {'max RSS':>8} "
+    print(f"{'size':>4}  {'stage':<13} {'rows':>7} {'wall s':>7} {'img/s':>7} {'cpu':>4} {'max RSS':>8} "
           f"{'tree PSS':>8} {'tree anon':>9}   (memory in MiB)")
     for r in results:
-        print(f"{r['size']:>4}  {r['stage']:<10} {r['rows']:>7} {r['seconds']:>7.1f} {r['rows'] / r['seconds']:>7.0f} "
+        print(f"{r['size']:>4}  {r['stage']:<13} {r['rows']:>7} {r['seconds']:>7.1f} {r['rows'] / r['seconds']:>7.0f} "
               f"{r['cpu'] / r['seconds']:>4.1f} {r['rss'] / MIB:>8.0f} {r['pss'] / MIB:>8.0f} {r['anon'] / MIB:>9.0f}")
 
 
@@ -209,7 +216,7 @@ def print_ratios(results, sizes):
     for factor in sizes[1:]:
         for r in (r for r in results if r["size"] == f"{factor}x"):
             b = base[r["stage"]]
-            print(f"{factor}x/{sizes[0]}x {r['stage']:<10} rows {r['rows'] / b['rows']:5.1f}  "
+            print(f"{factor}x/{sizes[0]}x {r['stage']:<13} rows {r['rows'] / b['rows']:5.1f}  "
                   f"time {r['seconds'] / b['seconds']:5.2f}  max RSS {r['rss'] / b['rss']:5.2f}  "
                   f"tree PSS {r['pss'] / b['pss']:5.2f}  tree anon {r['anon'] / b['anon']:5.2f}")
 
@@ -228,7 +235,7 @@ def print_fit(results):
     print("\nlinear fit per stage: wall = fixed + rows / rate (misfit: largest |fit - measured| / measured)")
     for stage, _ in STAGES:
         fixed, rate, misfit = linear_fit([(r["rows"], r["seconds"]) for r in results if r["stage"] == stage])
-        print(f"{stage:<10} fixed {fixed:5.1f} s  rate {rate:7.0f} img/s  misfit {misfit:4.0%}")
+        print(f"{stage:<13} fixed {fixed:5.1f} s  rate {rate:7.0f} img/s  misfit {misfit:4.0%}")
 
 
 def main():
@@ -239,6 +246,7 @@ def main():
     parser.add_argument("--views", type=int, default=1, help="augmented views per training image")
     parser.add_argument("--probes", default="grayscale,hue", help="comma-separated; '' for none")
     parser.add_argument("--workers", type=int, default=2, help="ingest and preprocess workers")
+    parser.add_argument("--epochs", type=int, default=3, help="train_refined epochs")
     parser.add_argument("--workdir", help="folder for the datasets and projects (default: a new temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the datasets and projects")
     args = parser.parse_args()

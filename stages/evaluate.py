@@ -19,7 +19,7 @@ import pandas as pd
 
 from stages import explain, models, params, plotting
 from stages.common import UserError, read_csv, run, write_csv, write_json
-from stages.featurize import Features
+from stages.features import Features
 from stages.preprocess import open_processed, rows_for
 from stages.scoring import binary_metrics, choose_threshold
 

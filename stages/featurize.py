@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from stages import network, params
-from stages.common import UserError, ensure_parent, read_csv, read_json, run, write_csv, write_json
+from stages.common import UserError, ensure_parent, read_csv, run, write_csv, write_json
 from stages.images import PROBES
 from stages.preprocess import open_processed, rows_for
 
@@ -115,28 +115,3 @@ def main():
 if __name__ == "__main__":
     run(main)
 
-
-class Features:
-    """Read access to featurize's output: feature rows by image id, kind and pooling."""
-
-    def __init__(self, folder="data/features"):
-        self.folder = folder
-        self.index = read_csv(f"{folder}/index.csv", dtype={"id": str, "kind": str})
-        self.info = read_json(f"{folder}/backbone.json")
-        self.arrays = {}
-
-    def array(self, pooling):
-        if pooling not in self.arrays:
-            self.arrays[pooling] = np.load(f"{self.folder}/{pooling}.npy", mmap_mode="r")
-        return self.arrays[pooling]
-
-    def get(self, ids, pooling, kind="original"):
-        """(len(ids) * k, dim) features: the k rows of `kind` for each id, ids in the given order."""
-        rows = self.index[self.index["kind"] == kind]
-        rows = rows.set_index("id")
-        missing = [i for i in ids if i not in rows.index]
-        if missing:
-            raise UserError(f"{len(missing)} image id(s) have no {kind!r} features in {self.folder}, "
-                            f"e.g. {missing[0]} (run: dvc repro featurize)")
-        picked = rows.loc[list(ids)]
-        return np.asarray(self.array(pooling)[picked["row"].to_numpy()]), picked.index.to_numpy()

@@ -10,6 +10,7 @@ from stages.images import PROBES
 from stages.preprocess import rows_for
 
 KERAS = ("base", "refined")
+CHUNK = 4096
 BASELINE = "baseline"
 ALL = (*KERAS, BASELINE)
 
@@ -33,10 +34,13 @@ class KerasModel:
         self.head = self.model.get_layer("head")
 
     def predict(self, ids, kind="original"):
-        if self.cached:
-            x, _ = self.features.get(ids, self.meta["pooling"], kind)
-            return self.head.predict(x, batch_size=256, verbose=0).ravel()
-        return self.end_to_end(ids, kind)
+        if not self.cached:
+            return self.end_to_end(ids, kind)
+        rows, _ = self.features.rows(ids, kind)
+        array = self.features.array(self.meta["pooling"])
+        parts = [self.head.predict(np.asarray(array[rows[i:i + CHUNK]]), batch_size=256, verbose=0).ravel()
+                 for i in range(0, len(rows), CHUNK)]  # in chunks: memory stays flat for big test sets
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def end_to_end(self, ids, kind="original"):
         batch = images(self.processed, ids, kind, self.features.info["hue_degrees"])

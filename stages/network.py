@@ -184,15 +184,17 @@ def build_featurizer(backbone, backbone_model):
                        name="featurizer")
 
 
-def build_head(n_features, cfg, train_features=None):
-    """Dense head: [standardise] [dropout] Dense(units, relu, L2) [dropout] Dense(1, sigmoid, L2)."""
+def build_head(n_features, cfg, moments=None):
+    """Dense head: [standardise] [dropout] Dense(units, relu, L2) [dropout] Dense(1, sigmoid, L2).
+
+    moments: (mean, variance) of the training features, needed when cfg["standardize"].
+    """
     regulariser = keras.regularizers.L2(cfg["l2"]) if cfg["l2"] > 0 else None
     inputs = keras.Input((n_features,), name="features")
     x = inputs
     if cfg["standardize"]:
-        norm = layers.Normalization(name="standardize")
-        norm.adapt(train_features)
-        x = norm(x)
+        mean, variance = moments
+        x = layers.Normalization(mean=mean, variance=variance, name="standardize")(x)
     if cfg["dropout"] > 0:
         x = layers.Dropout(cfg["dropout"])(x)
     x = layers.Dense(cfg["units"], activation="relu", kernel_regularizer=regulariser)(x)

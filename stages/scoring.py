@@ -28,20 +28,23 @@ def binary_metrics(labels, probabilities, threshold=0.5):
 
 
 def choose_threshold(labels, probabilities, rule="f1"):
-    """The threshold that maximises `rule` on these (validation) predictions.
+    """The threshold that maximises `rule` on these (validation) predictions, without chasing single images.
 
-    Candidates are 0.5 and the midpoints between consecutive distinct probabilities; among equally
-    good candidates the one nearest 0.5 wins. Returns (threshold, score).
+    Candidates are 0.5 and the midpoints between consecutive distinct probabilities. The best score
+    is found, then every candidate scoring within 1/n of it (about what one of the n images can
+    change) counts as equally good, and of those the one nearest 0.5 wins: on a small validation
+    set, moving the threshold to fix one image mostly moves it into a crowd of others.
+    Returns (threshold, its score).
     """
     if rule not in RULES:
         raise ValueError(f"unknown threshold rule {rule!r}")
     y = np.asarray(labels, dtype=int)
-    p = np.unique(np.asarray(probabilities, dtype=float))
+    probs = np.asarray(probabilities, dtype=float)
+    p = np.unique(probs)
     candidates = np.concatenate([[0.5], (p[1:] + p[:-1]) / 2])
     score = {"f1": lambda pred: skm.f1_score(y, pred, zero_division=0),
              "balanced_accuracy": lambda pred: skm.balanced_accuracy_score(y, pred)}[rule]
-    probs = np.asarray(probabilities, dtype=float)
     scores = np.array([score((probs >= t).astype(int)) for t in candidates])
-    best = np.flatnonzero(np.isclose(scores, scores.max(), rtol=0, atol=1e-12))
-    pick = best[np.argmin(np.abs(candidates[best] - 0.5))]
+    good = np.flatnonzero(scores >= scores.max() - 1 / len(y) - 1e-12)
+    pick = good[np.argmin(np.abs(candidates[good] - 0.5))]
     return float(candidates[pick]), float(scores[pick])

@@ -5,53 +5,99 @@ The result is exported as one end-to-end model (uint8 image in, probability out)
 small JSON that says how it was made and how images must be prepared for it.
 """
 import argparse
-import tempfile
 import time
 
+import keras
 import numpy as np
 
 from stages import network, params
 from stages.common import UserError, ensure_parent, read_csv, split_folder, write_json
-from stages.featurize import Features
+from stages.features import Features
 
 METRICS = ("loss", "accuracy", "auc")
 
 
-def labelled(features, split_file, pooling, augmented):
-    """(x, y) for the images of a split: originals, plus their augmented views if asked."""
+def labelled(features, split_file, augmented):
+    """(feature rows, labels) of a split's images: originals, plus their augmented views if asked."""
     table = read_csv(split_file, dtype={"id": str})
-    x, ids = features.get(table["id"], pooling)
+    rows, ids = features.rows(table["id"])
     if augmented:
-        views, view_ids = features.get(table["id"], pooling, kind="view")
-        x, ids = np.concatenate([x, views]), np.concatenate([ids, view_ids])
+        view_rows, view_ids = features.rows(table["id"], kind="view")
+        rows, ids = np.concatenate([rows, view_rows]), np.concatenate([ids, view_ids])
     labels = table.set_index("id")["label"]
-    return x, labels.loc[ids].to_numpy(dtype=np.float32)
+    return rows, labels.loc[ids].to_numpy(dtype=np.float32)
 
 
-def fit_head(cfg, seed, x, y, xv, yv, live_dir):
-    """Train the head with dvclive logging; keep the best-val-accuracy epoch or the last."""
-    import keras
+class Batches(keras.utils.PyDataset):
+    """(features, labels) batches read by row from the memory-mapped feature array: the training set
+    never has to fit in memory. Shuffled again at every epoch when given a seed."""
+
+    def __init__(self, array, rows, labels, batch_size, seed=None):
+        super().__init__()
+        self.array, self.rows, self.labels, self.batch_size = array, rows, labels, batch_size
+        self.rng = np.random.default_rng(seed) if seed is not None else None
+        self.order = np.arange(len(rows))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __getitem__(self, i):
+        pick = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        pick = pick[np.argsort(self.rows[pick])]  # ascending rows: sequential reads of the map
+        return np.asarray(self.array[self.rows[pick]], dtype=np.float32), self.labels[pick]
+
+    def on_epoch_end(self):
+        if self.rng is not None:
+            self.rng.shuffle(self.order)
+
+
+def moments(array, rows, chunk=4096):
+    """Per-feature mean and variance of array[rows], read in chunks (float64 sums)."""
+    total = np.zeros(array.shape[1])
+    squares = np.zeros(array.shape[1])
+    for start in range(0, len(rows), chunk):
+        part = np.asarray(array[np.sort(rows[start:start + chunk])], dtype=np.float64)
+        total += part.sum(axis=0)
+        squares += np.square(part).sum(axis=0)
+    mean = total / len(rows)
+    return mean, np.maximum(squares / len(rows) - np.square(mean), 0.0)
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Remember the weights of the epoch with the best validation accuracy; among epochs tied on it
+    (common with small validation sets), the one with the lowest validation loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.best, self.epoch, self.weights = None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = (logs["val_accuracy"], -logs["val_loss"])
+        if self.best is None or score > self.best:
+            self.best, self.epoch, self.weights = score, epoch, self.model.get_weights()
+
+
+def fit_head(cfg, seed, train, val, live_dir):
+    """Train the head on Batches with dvclive logging; keep the best-val-accuracy epoch or the last."""
     import tensorflow as tf
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    head = network.build_head(x.shape[1], cfg, x)
+    stats = moments(train.array, train.rows) if cfg["standardize"] else None
+    head = network.build_head(train.array.shape[1], cfg, stats)
     head.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
-    with tempfile.TemporaryDirectory() as tmp, Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
-        best = f"{tmp}/best.weights.h5"
-        callbacks = [DVCLiveCallback(live=live)]
-        if cfg["keep"] == "best":
-            callbacks.append(keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max",
-                                                             save_best_only=True, save_weights_only=True))
-        history = head.fit(x, y, validation_data=(xv, yv), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                           shuffle=True, callbacks=callbacks, verbose=2).history
-        if cfg["keep"] == "best":
-            head.load_weights(best)
-    kept = int(np.argmax(history["val_accuracy"])) if cfg["keep"] == "best" else cfg["epochs"] - 1
-    return head, history, kept
+    best = KeepBest()
+    with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
+        history = head.fit(train, validation_data=val, epochs=cfg["epochs"],
+                           callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
+    if cfg["keep"] == "best":
+        head.set_weights(best.weights)
+        return head, history, best.epoch
+    return head, history, cfg["epochs"] - 1
 
 
 def main(section):
@@ -67,10 +113,13 @@ def main(section):
     features = Features(args.features)
     info = features.info
     split_dir = split_folder(args.splits, section, cfg["version"])
-    x, y = labelled(features, f"{split_dir}/train.csv", cfg["pooling"], cfg["augmented"])
-    xv, yv = labelled(features, f"{split_dir}/val.csv", cfg["pooling"], False)
+    array = features.array(cfg["pooling"])
+    rows, y = labelled(features, f"{split_dir}/train.csv", cfg["augmented"])
+    val_rows, yv = labelled(features, f"{split_dir}/val.csv", False)
+    train = Batches(array, rows, y, cfg["batch_size"], seed=seed)
+    val = Batches(array, val_rows, yv, cfg["batch_size"])
     start = time.time()
-    head, history, kept = fit_head(cfg, seed, x, y, xv, yv, args.live)
+    head, history, kept = fit_head(cfg, seed, train, val, args.live)
     seconds = time.time() - start
 
     backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"])

@@ -32,12 +32,22 @@ def test_known_predictions_give_known_numbers():
 
 
 def test_threshold_rules_pick_the_expected_value():
-    labels = [0, 0, 1, 1, 1]
-    probs = [0.1, 0.4, 0.35, 0.8, 0.9]
-    # F1: predicting the four highest (threshold between 0.1 and 0.35) gives 6/7, the best
-    assert choose_threshold(labels, probs, "f1") == pytest.approx((0.225, 6 / 7))
-    # balanced accuracy: 0.5 and 0.6 tie at 5/6; the one nearest 0.5 wins
-    assert choose_threshold(labels, probs, "balanced_accuracy") == pytest.approx((0.5, 5 / 6))
+    # 10 targets, four of them between 0.35 and 0.45; 10 others below 0.25
+    labels = [1] * 10 + [0] * 10
+    probs = [0.35, 0.4, 0.42, 0.45, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99] + [0.01 * k for k in range(1, 11)]
+    probs[-1] = 0.25
+    # at 0.5 F1 is 12/16; any threshold in (0.25, 0.35) is perfect: the midpoint 0.3 is nearest 0.5
+    assert choose_threshold(labels, probs, "f1") == pytest.approx((0.3, 1.0))
+    # balanced accuracy: losing the target at 0.35 costs 1/20, within the one-image slack: 0.375 is nearer 0.5
+    assert choose_threshold(labels, probs, "balanced_accuracy") == pytest.approx((0.375, 0.95))
+
+
+def test_threshold_does_not_chase_one_image():
+    # one 'other' at 0.81 among targets at 0.83..0.9: moving to 0.82 gains one image of 20 only
+    labels = [1] * 10 + [0] * 10
+    probs = [0.83, 0.84, 0.85, 0.86, 0.87, 0.88, 0.9, 0.95, 0.97, 0.99] + [0.81] + [0.02 * k for k in range(1, 10)]
+    assert choose_threshold(labels, probs, "balanced_accuracy") == pytest.approx((0.5, 0.95))
+    assert choose_threshold(labels, probs, "f1")[0] == 0.5
 
 
 class FixedModel:

@@ -65,7 +65,7 @@ def test_head_learns_a_separable_problem():
     x = np.concatenate([rng.normal(0, 1, (100, 20)), rng.normal(1.5, 1, (100, 20))]).astype(np.float32)
     y = np.array([0] * 100 + [1] * 100, dtype=np.float32)
     keras.utils.set_random_seed(0)
-    head = network.build_head(20, CFG, x)
+    head = network.build_head(20, CFG, (x.mean(axis=0), x.var(axis=0)))
     head.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
     head.fit(x, y, epochs=30, batch_size=16, verbose=0)
     accuracy = ((head.predict(x, verbose=0).ravel() >= 0.5) == y).mean()
@@ -74,12 +74,12 @@ def test_head_learns_a_separable_problem():
 
 @pytest.mark.parametrize("pooling", ["gap", "style"])
 def test_exported_model_equals_feature_path(pooling, tmp_path):
-    import keras
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     backbone = network.build_backbone("vgg16", "none", 32, seed=2)
     features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)[pooling]
-    head = network.build_head(features.shape[1], {**CFG, "dropout": 0.5, "l2": 0.01}, features)
+    moments = (features.mean(axis=0), features.var(axis=0))
+    head = network.build_head(features.shape[1], {**CFG, "dropout": 0.5, "l2": 0.01}, moments)
     head.compile(optimizer="adam", loss="binary_crossentropy")
     head.fit(features, (rng.random(12) > 0.5).astype(np.float32), epochs=2, verbose=0)
     model = network.export("vgg16", backbone, pooling, head)

@@ -18,11 +18,11 @@ from tests.test_images import jpeg
 def small_model(tmp_path_factory):
     """A saved end-to-end model (random VGG16 at 32 px, a fitted head) with its .json and threshold."""
     folder = tmp_path_factory.mktemp("model")
-    rng = np.random.default_rng(0)
     backbone = network.build_backbone("vgg16", "none", 32, seed=0)
     images = np.stack([np.asarray(drawing(s, i).resize((32, 32))) for s in ("target", "other") for i in range(20)])
     features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)["style"]
-    head = network.build_head(features.shape[1], {"standardize": True, "units": 8, "dropout": 0.0, "l2": 0.0}, features)
+    head = network.build_head(features.shape[1], {"standardize": True, "units": 8, "dropout": 0.0, "l2": 0.0},
+                              (features.mean(axis=0), features.var(axis=0)))
     head.compile(optimizer="adam", loss="binary_crossentropy")
     head.fit(features, np.repeat([1.0, 0.0], 20), epochs=20, verbose=0)
     network.export("vgg16", backbone, "style", head).save(folder / "m.keras")
