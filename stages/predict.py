@@ -18,7 +18,7 @@ import numpy as np
 
 from stages import sources
 from stages.common import UserError, parallel_map, read_json, run
-from stages.images import Rejected, fit, open_image, to_rgb
+from stages.images import Rejected, open_image, prepare, to_rgb
 
 COLUMNS = ["path", "probability", "predicted", "threshold", "error"]
 
@@ -56,7 +56,7 @@ def load(task):
     except Exception as err:
         return None, f"unreadable: cannot read: {err}"
     try:
-        return fit(to_rgb(open_image(data, min_side, max_pixels)), size, mode), None
+        return prepare(data, size, mode, min_side, max_pixels), None
     except Rejected as err:
         return None, f"{err.code}: {err}"
 
