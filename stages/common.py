@@ -1,7 +1,6 @@
 """Helpers every stage uses: user-facing errors, CSV/JSON output, hashing."""
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -71,9 +70,6 @@ def unit_hash(*parts) -> float:
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
-
-def cpu_count():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def parallel_map(fn, items, workers=1, desc=None, chunksize=8):

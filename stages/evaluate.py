@@ -20,7 +20,7 @@ import pandas as pd
 from stages import explain, models, params, plotting
 from stages.common import UserError, read_csv, run, write_csv, write_json
 from stages.features import Features
-from stages.preprocess import open_processed, rows_for
+from stages.preprocess import open_processed
 from stages.scoring import binary_metrics, choose_threshold
 
 E2E_TOLERANCE = 1e-3
@@ -66,7 +66,6 @@ def end_to_end_check(model, ids):
 def plots(predictions, thresholds, loaded, processed, out, gallery):
     """dvclive confusion/ROC/PR data for dvc plots, and the PNGs."""
     from dvclive import Live
-    index, pixels, _ = processed
     original = predictions[predictions["probe"] == "original"]
     with Live(out, dvcyaml=False, save_dvc_exp=False) as live:
         for (name, set_name), part in original.groupby(["model", "test_set"], sort=True):
@@ -90,14 +89,14 @@ def plots(predictions, thresholds, loaded, processed, out, gallery):
         wrong = (part["probability"] >= thresholds[name]["threshold"]) != part["label"].astype(bool)
         picked = pd.concat([part[wrong].head(4), part[~wrong].head(8 - min(4, int(wrong.sum())))])
         explain.examples_png(f"{out}/explain_{name}.png", loaded[name].model,
-                             np.asarray(pixels[rows_for(index, picked["id"])]), picked["label"].to_numpy(),
+                             models.images(processed, picked["id"], "original", 0), picked["label"].to_numpy(),
                              thresholds[name]["threshold"],
                              f"{name} on {last_set}: Grad-CAM, regions pushing towards the target artist")
     for name, part in original[original["test_set"] == last_set].groupby("model"):
         part = part.assign(wrong=(part["probability"] >= 0.5) != part["label"].astype(bool))
         part = part.sort_values(["wrong", "id"], ascending=[False, True]).head(gallery)
         if len(part):
-            plotting.gallery_png(f"{out}/gallery_{name}.png", np.asarray(pixels[rows_for(index, part["id"])]),
+            plotting.gallery_png(f"{out}/gallery_{name}.png", models.images(processed, part["id"], "original", 0),
                                  part["label"].to_numpy(), part["probability"].to_numpy(), 0.5,
                                  f"{name} on {last_set}: mistakes first (red), threshold 0.5")
 
