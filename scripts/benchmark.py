@@ -6,7 +6,7 @@
    cold `dvc repro` of the whole pipeline, with featurize's own images/second;
 2. times one head-only experiment there (`dvc exp run -S train_refined.dropout=0.3`), which must not
    rerun featurize;
-3. times `python -m stages.predict` on the sample's v2 test images (images/second, end to end);
+3. times `python -m artist_style.predict` on the sample's v2 test images (images/second, end to end);
 4. says whether the cold run's metrics equal the metrics committed in git.
 Takes about 8 minutes on 2 cores. Run it from the repository root with the virtualenv active.
 """
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(cmd, cwd):
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": path}
     start = time.time()
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.time() - start
@@ -44,7 +45,8 @@ def machine():
     except (OSError, StopIteration):
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory:.0f} GiB RAM, {platform.system()} {platform.machine()}"
+    cores = len(os.sched_getaffinity(0))
+    return f"{cpu}, {cores} cores, {memory:.0f} GiB RAM, {platform.system()} {platform.machine()}"
 
 
 def main():
@@ -82,7 +84,8 @@ def main():
         with zipfile.ZipFile(ROOT / "data/sample/emoji-people.zip") as z:
             for image_id in test["id"]:
                 (folder / f"{image_id}.png").write_bytes(z.read(images.loc[image_id, "member"]))
-        seconds, _ = run([sys.executable, "-m", "stages.predict", str(folder), "--out", str(work / "p.csv")], clone)
+        command = [sys.executable, "-m", "artist_style.predict", str(folder), "--out", str(work / "p.csv")]
+        seconds, _ = run(command, clone)
         print(f"predict (end to end, incl. start-up): {len(test)} images in {seconds:.1f} s = "
               f"{len(test) / seconds:.1f} images/s", flush=True)
     finally:

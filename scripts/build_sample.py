@@ -251,14 +251,14 @@ def need_dir(path: Path, what: str) -> Path:
 
 def _imports():
     try:
-        from PIL import Image  # noqa: F401
         import resvg_py  # noqa: F401
+        from PIL import Image  # noqa: F401
     except ImportError as e:
         raise BuildError(f"missing Python package ({e.name}): "
                          "pip install -r scripts/requirements-sample.txt") from None
 
 
-def to_rgb64(rgba) -> "Image.Image":
+def to_rgb64(rgba):
     """The one pipeline every source goes through: RGBA 64x64 -> over white -> RGB."""
     from PIL import Image
     rgba = rgba.convert("RGBA")
@@ -278,8 +278,8 @@ def load_png(path: Path):
 
 
 def render_svg(path: Path):
-    from PIL import Image
     import resvg_py
+    from PIL import Image
     try:
         png = resvg_py.svg_to_bytes(svg_path=str(path), width=SIZE, height=SIZE,
                                     skip_system_fonts=True)
@@ -456,7 +456,7 @@ class Picker:
         return got
 
     def can_pick(self, source: str, group: str) -> bool:
-        for m, p in self.candidates(source, group):
+        for _, p in self.candidates(source, group):
             if hashlib.sha256(self._png(source, p)).hexdigest() not in self.taken[source]:
                 return True
         return False

@@ -31,6 +31,8 @@ import csv
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -46,8 +48,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ZIP = ROOT / "data/sample/emoji-people.zip"
 SAMPLE_MANIFEST = ROOT / "data/sample/manifest.csv"
-STAGES = [("ingest", []), ("split v1", ["v1"]), ("split v2", ["v2"]), ("preprocess", []), ("featurize", []),
-          ("train_refined", [])]
+STAGES = ["ingest", "split v1", "split v2", "preprocess", "featurize", "train_refined"]
 MIB = 1024 * 1024
 
 
@@ -132,13 +133,29 @@ def tree_memory(root):
     return pss, anon
 
 
-def run_stage(project, module, stage_args, log):
-    """Run `python -m stages.<module>` in project; (seconds, cpu seconds, max RSS, peak tree PSS, peak tree anon)."""
+def stage_command(name, params):
+    """The command dvc.yaml runs for stage `name` ("split v1" is split's v1 item), ${...} filled in."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    stage, _, item = name.partition(" ")
+    cmd = stages[stage]["do"]["cmd"] if item else stages[stage]["cmd"]
+
+    def value(match):
+        key = match.group(1)
+        if key == "item":
+            return item
+        section, field = key.split(".")
+        return str(params[section][field])
+    words = shlex.split(re.sub(r"\$\{([\w.]+)\}", value, cmd))
+    return [sys.executable if words[0] == "python" else words[0], *words[1:]]
+
+
+def run_stage(project, command, log):
+    """Run one stage's command in project; (seconds, cpu seconds, max RSS, peak tree PSS, peak tree anon)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "DVC_NO_ANALYTICS": "1"}
     peak = [0, 0]
     done = threading.Event()
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", f"stages.{module}", *stage_args], cwd=project, env=env,
+    proc = subprocess.Popen(command, cwd=project, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
     def sample():
@@ -154,7 +171,7 @@ def run_stage(project, module, stage_args, log):
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
-        raise SystemExit(f"stages.{module} failed with status {proc.returncode}; see {log.name}")
+        raise SystemExit(f"{' '.join(command[1:4])} failed with status {proc.returncode}; see {log.name}")
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak[0], peak[1]
 
 
@@ -186,9 +203,10 @@ def benchmark(factor, workdir, args):
     write_params(project, data, args)
     kept = None
     results = []
+    params = yaml.safe_load((project / "params.yaml").read_text())
     with open(project / "stages.log", "w") as log:
-        for name, stage_args in STAGES:
-            seconds, cpu, rss, pss, anon = run_stage(project, name.split()[0], stage_args, log)
+        for name in STAGES:
+            seconds, cpu, rss, pss, anon = run_stage(project, stage_command(name, params), log)
             rows = stage_rows(project, name)
             results.append({"size": f"{factor}x", "stage": name, "rows": rows, "seconds": seconds, "cpu": cpu,
                             "rss": rss, "pss": pss, "anon": anon})

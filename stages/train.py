@@ -1,140 +1,20 @@
-"""Head training shared by train_base and train_refined.
-
-The head learns on cached backbone features, so a head experiment never reruns the backbone.
-The result is exported as one end-to-end model (uint8 image in, probability out) beside a
-small JSON that says how it was made and how images must be prepared for it.
-"""
-import argparse
-import time
-
-import keras
-import numpy as np
-
-from stages import network, params
-from stages.common import UserError, ensure_parent, read_csv, split_folder, write_json
-from stages.features import Features
-
-METRICS = ("loss", "accuracy", "auc")
+"""train_base and train_refined: one model's head on cached features, exported end to end
+(artist_style.models.heads), with the settings of params.yaml train_<name>. Reads --features and
+--split; writes --model (and its card), --metrics and the dvclive folder --live."""
+from artist_style import config
+from artist_style.errors import UserError, run, stage_args
+from artist_style.models.heads import train
 
 
-def labelled(features, split_file, augmented):
-    """(feature rows, labels) of a split's images: originals, plus their augmented views if asked."""
-    table = read_csv(split_file, dtype={"id": str})
-    rows, ids = features.rows(table["id"])
-    if augmented:
-        view_rows, view_ids = features.rows(table["id"], kind="view")
-        rows, ids = np.concatenate([rows, view_rows]), np.concatenate([ids, view_ids])
-    labels = table.set_index("id")["label"]
-    return rows, labels.loc[ids].to_numpy(dtype=np.float32)
+def main():
+    args = stage_args(__doc__, "features", "split", "model", "metrics", "live", positional=["name"])
+    if args.name not in ("base", "refined"):
+        raise UserError(f"{args.name!r}: must be base or refined (params.yaml train_base or train_refined)")
+    p = config.load()
+    cfg = getattr(p, f"train_{args.name}")
+    summary = train(args.name, cfg, p.seed, args.features, args.split, args.model, args.metrics, args.live)
+    print(f"train_{args.name}: {summary}")
 
 
-class Batches(keras.utils.PyDataset):
-    """(features, labels) batches read by row from the memory-mapped feature array: the training set
-    never has to fit in memory. Shuffled again at every epoch when given a seed."""
-
-    def __init__(self, array, rows, labels, batch_size, seed=None):
-        super().__init__()
-        self.array, self.rows, self.labels, self.batch_size = array, rows, labels, batch_size
-        self.rng = np.random.default_rng(seed) if seed is not None else None
-        self.order = np.arange(len(rows))
-        self.on_epoch_end()
-
-    def __len__(self):
-        return -(-len(self.rows) // self.batch_size)
-
-    def __getitem__(self, i):
-        pick = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        pick = pick[np.argsort(self.rows[pick])]  # ascending rows: sequential reads of the map
-        return np.asarray(self.array[self.rows[pick]], dtype=np.float32), self.labels[pick]
-
-    def on_epoch_end(self):
-        if self.rng is not None:
-            self.rng.shuffle(self.order)
-
-
-def moments(array, rows, chunk=4096):
-    """Per-feature mean and variance of array[rows], read in chunks (float64 sums)."""
-    total = np.zeros(array.shape[1])
-    squares = np.zeros(array.shape[1])
-    for start in range(0, len(rows), chunk):
-        part = np.asarray(array[np.sort(rows[start:start + chunk])], dtype=np.float64)
-        total += part.sum(axis=0)
-        squares += np.square(part).sum(axis=0)
-    mean = total / len(rows)
-    return mean, np.maximum(squares / len(rows) - np.square(mean), 0.0)
-
-
-class KeepBest(keras.callbacks.Callback):
-    """Remember the weights of the epoch with the best validation accuracy; among epochs tied on it
-    (common with small validation sets), the one with the lowest validation loss."""
-
-    def __init__(self):
-        super().__init__()
-        self.best, self.epoch, self.weights = None, None, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        score = (logs["val_accuracy"], -logs["val_loss"])
-        if self.best is None or score > self.best:
-            self.best, self.epoch, self.weights = score, epoch, self.model.get_weights()
-
-
-def fit_head(cfg, seed, train, val, live_dir):
-    """Train the head on Batches with dvclive logging; keep the best-val-accuracy epoch or the last."""
-    import tensorflow as tf
-    from dvclive import Live
-    from dvclive.keras import DVCLiveCallback
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    stats = moments(train.array, train.rows) if cfg["standardize"] else None
-    head = network.build_head(train.array.shape[1], cfg, stats)
-    head.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
-                 metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
-    best = KeepBest()
-    with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
-        history = head.fit(train, validation_data=val, epochs=cfg["epochs"],
-                           callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
-    if cfg["keep"] == "best":
-        head.set_weights(best.weights)
-        return head, history, best.epoch
-    return head, history, cfg["epochs"] - 1
-
-
-def main(section):
-    parser = argparse.ArgumentParser(description=f"{section}: train a head on cached features and export the model")
-    parser.add_argument("--features", default="data/features")
-    parser.add_argument("--splits", default="data/splits")
-    parser.add_argument("--model", default=f"models/{section.removeprefix('train_')}.keras")
-    parser.add_argument("--metrics", default=f"metrics/{section}.json")
-    parser.add_argument("--live", default=f"plots/{section}")
-    args = parser.parse_args()
-    p = params.load(section)
-    cfg, seed = p[section], p["seed"]
-    features = Features(args.features)
-    info = features.info
-    split_dir = split_folder(args.splits, section, cfg["version"])
-    array = features.array(cfg["pooling"])
-    rows, y = labelled(features, f"{split_dir}/train.csv", cfg["augmented"])
-    val_rows, yv = labelled(features, f"{split_dir}/val.csv", False)
-    train = Batches(array, rows, y, cfg["batch_size"], seed=seed)
-    val = Batches(array, val_rows, yv, cfg["batch_size"])
-    start = time.time()
-    head, history, kept = fit_head(cfg, seed, train, val, args.live)
-    seconds = time.time() - start
-
-    backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"])
-    if network.fingerprint(backbone) != info["fingerprint"]:
-        raise UserError(f"the {info['backbone']} backbone built now differs from the one featurize used "
-                        f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
-    model = network.export(info["backbone"], backbone, cfg["pooling"], head)
-    model.save(ensure_parent(args.model))
-    write_json(args.model.removesuffix(".keras") + ".json", {
-        "name": section.removeprefix("train_"), "version": cfg["version"], "pooling": cfg["pooling"],
-        "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],
-        "image_size": info["image_size"], "resize": info["resize"]})
-    write_json(args.metrics, {
-        "epochs": cfg["epochs"], "kept_epoch": kept + 1, "n_train": len(y), "n_val": len(yv),
-        "train": {m: round(float(history[m][kept]), 6) for m in METRICS},
-        "val": {m: round(float(history["val_" + m][kept]), 6) for m in METRICS}})
-    print(f"{section}: kept epoch {kept + 1}/{cfg['epochs']}, val accuracy {history['val_accuracy'][kept]:.3f}, "
-          f"{len(y)} training rows, head trained in {seconds:.1f} s -> {args.model}")
+if __name__ == "__main__":
+    run(main)

@@ -2,8 +2,10 @@
 import io
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +70,10 @@ def tiny_project(tmp_path):
     """A copy of the project (code, dvc.yaml) with a tiny two-artist dataset in data/raw, as a git+dvc repo."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("stages", "dvc.yaml", ".dvcignore", ".gitignore"):
+    for name in ("stages", "artist_style", "pyproject.toml", "dvc.yaml", ".dvcignore", ".gitignore"):
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         elif src.exists():
             shutil.copy(src, project / name)
     (project / "data" / "sample").mkdir(parents=True)
@@ -112,3 +114,61 @@ def git_init(project, dvc_add=()):
         sh(project, "dvc", "add", "-q", *dvc_add)
     sh(project, "git", "add", "-A")
     sh(project, "git", "commit", "-qm", "tiny project")
+
+
+# --- images that decoders find awkward -----------------------------------------
+
+def jpeg(img, **kw):
+    return png_bytes(img, format="JPEG", quality=95, **kw)
+
+
+def huge_png(width, height):
+    """A PNG whose header declares width x height (with a valid CRC) but holds almost no data."""
+    data = bytearray(png_bytes(Image.new("RGB", (8, 8), "red")))
+    ihdr = 8 + 8  # signature, then length + b"IHDR"
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])) & 0xFFFFFFFF
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def exif_rotated():
+    """A 40x20 JPEG, left half red, right half blue, with EXIF orientation 6 (display rotated 90 cw)."""
+    img = Image.new("RGB", (40, 20), "red")
+    img.paste((0, 0, 255), (20, 0, 40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return jpeg(img, exif=exif.tobytes())
+
+
+# --- the report's table, read back ---------------------------------------------
+
+KEYS = ("accuracy", "f1_macro", "roc_auc", "n")
+
+
+def parse(markdown):
+    """{(model, test set, probe): {key: number}} from the report's markdown table."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert head == ["model", "test set", "probe", "accuracy", "F1 (macro)", "ROC-AUC", "n"]
+    table = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        key = tuple(cells[:3])
+        assert key not in table, f"row {key} twice"
+        table[key] = dict(zip(KEYS, (float(c) for c in cells[3:6]))) | {"n": int(cells[6])}
+    return table
+
+
+def expected(results):
+    return {(model, test_set, probe): {k: m[k] for k in KEYS}
+            for model, sets in results.items() for test_set, probes in sets.items() if isinstance(probes, dict)
+            for probe, m in probes.items()}
+
+
+def assert_same(table, results):
+    want = expected(results)
+    assert set(table) == set(want)
+    for key, numbers in want.items():
+        for k, value in numbers.items():
+            assert table[key][k] == (value if k == "n" else pytest.approx(round(value, 3), abs=1e-9)), (key, k)

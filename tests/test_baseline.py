@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import baseline, classical, models
-from stages.common import UserError
+from artist_style.data.processed import Processed
+from artist_style.errors import UserError
+from artist_style.models import classical, registry
 from tests.conftest import drawing
 
 SETTINGS = dict(colour_bins=4, orientations=8, edge_threshold=0.1, lbp_radii=(1,))
@@ -70,9 +71,9 @@ def test_C_is_chosen_on_validation():
     x = np.c_[np.where(y == 1, 2.0, -2.0) + rng.normal(0, 0.5, len(y)), rng.normal(0, 1, len(y))]
     yv = np.repeat([0, 1], [25, 25])
     xv = np.c_[np.where(yv == 1, 2.0, -2.0) + rng.normal(0, 0.5, len(yv)), rng.normal(0, 1, len(yv))]
-    _, C, scores = baseline.search(x, y, xv, yv, [1e-6, 1.0], root=False)
+    _, C, scores = classical.search(x, y, xv, yv, [1e-6, 1.0], root=False)
     assert C == 1.0 and scores[1e-6]["accuracy"] == 0.5 and scores[1.0]["accuracy"] == 1.0
-    _, C, scores = baseline.search(x, y, xv, 1 - yv, [1e-6, 1.0], root=False)
+    _, C, scores = classical.search(x, y, xv, 1 - yv, [1e-6, 1.0], root=False)
     assert C == 1e-6 and scores[1.0]["accuracy"] == 0.0
 
 
@@ -83,20 +84,39 @@ def test_baseline_learns_two_synthetic_hands():
 
     (x, y), (xv, yv), (xt, yt) = images(0, 30), images(100, 15), images(200, 15)
     f = classical.features
-    fitted, C, scores = baseline.search(f(x), y, f(xv), yv, [0.01, 1.0])
+    fitted, C, scores = classical.search(f(x), y, f(xv), yv, [0.01, 1.0])
     assert scores[C]["accuracy"] >= 0.95
-    model = baseline.exported(fitted, {})  # the saved form: uint8 images in
+    model = classical.from_fitted(fitted, classical.names.__defaults__ and dict(
+        colour_bins=4, orientations=8, edge_threshold=0.1, lbp_radii=[1, 3]), True)  # uint8 images in
     p = model.predict_proba(xt)[:, 1]
     assert ((p >= 0.5) == yt).mean() >= 0.95
-    np.testing.assert_allclose(p, fitted.predict_proba(f(xt))[:, 1])
+    np.testing.assert_array_equal(p, fitted.predict_proba(f(xt))[:, 1])
+
+
+def test_saved_baseline_is_plain_json_and_predicts_exactly_the_same(tmp_path):
+    def images(start, count):
+        pics = [drawing(style, i) for style in ("other", "target") for i in range(start, start + count)]
+        return np.stack([np.asarray(p) for p in pics]), np.repeat([0, 1], count)
+
+    (x, y), (xt, _) = images(0, 20), images(300, 5)
+    fitted, _, _ = classical.search(classical.features(x, **SETTINGS), y, classical.features(xt, **SETTINGS),
+                                    np.repeat([0, 1], 5), [0.1])
+    model = classical.from_fitted(fitted, SETTINGS, True)
+    classical.save(model, tmp_path / "b.weights.json")
+    again = classical.load(tmp_path / "b.weights.json")
+    assert (tmp_path / "b.weights.json").read_text().startswith('{"features"')
+    np.testing.assert_array_equal(again.predict_proba(xt), model.predict_proba(xt))
+    np.testing.assert_array_equal(again.predict_proba(xt), fitted.predict_proba(classical.features(xt, **SETTINGS)))
+    classical.save(again, tmp_path / "c.weights.json")  # saving is deterministic: the same bytes
+    assert (tmp_path / "c.weights.json").read_bytes() == (tmp_path / "b.weights.json").read_bytes()
 
 
 def test_probe_images_for_the_baseline():
     pixels = np.random.default_rng(2).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
-    processed = (pd.DataFrame({"id": ["a", "b", "c"], "row": [0, 1, 2]}), pixels, {})
-    original = models.images(processed, ["c", "a"], "original", 180)
+    processed = Processed(pd.DataFrame({"id": ["a", "b", "c"], "row": [0, 1, 2]}), pixels, {})
+    original = registry.images(processed, ["c", "a"], "original", 180)
     np.testing.assert_array_equal(original, pixels[[2, 0]])
-    gray = models.images(processed, ["c", "a"], "grayscale", 180)
+    gray = registry.images(processed, ["c", "a"], "grayscale", 180)
     assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
     assert not (original[..., 0] == original[..., 1]).all()
 
@@ -104,5 +124,8 @@ def test_probe_images_for_the_baseline():
 def test_missing_baseline_model_names_the_file(tmp_path):
     (tmp_path / "baseline.json").write_text('{"name": "baseline", "version": "v2"}')
     features = type("F", (), {"info": {"hue_degrees": 180}})()
-    with pytest.raises(UserError, match=f"{tmp_path}/baseline.joblib: file not found"):
-        models.load("baseline", features, None, str(tmp_path))
+    with pytest.raises(UserError, match=f"{tmp_path}/baseline.weights.json: file not found"):
+        registry.load(f"{tmp_path}/baseline.weights.json", features, None)
+    (tmp_path / "baseline.weights.json").write_text("cos\nsystem\n(S'echo pwned'\ntR.")  # a pickle
+    with pytest.raises(UserError, match="not a baseline model saved by this pipeline"):
+        registry.load(f"{tmp_path}/baseline.weights.json", features, None)

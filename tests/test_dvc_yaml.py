@@ -1,35 +1,78 @@
-"""dvc.yaml is complete: every stage depends on every stages/ module its command imports, so editing
-shared code reruns exactly the stages that use it."""
+"""dvc.yaml is complete: every stage depends on every Python file its command runs (the stage module,
+the library modules it imports directly or through others, lazy imports included, and the packages'
+__init__ files), so editing shared code reruns exactly the stages that use it; and every path a stage
+reads or writes is passed on its command line."""
 import ast
 import re
+import shlex
 
 import yaml
 
 from tests.conftest import ROOT
 
+PACKAGES = ("stages", "artist_style")
 
-def imported_modules(module):
-    """The stages/ modules `module` imports, directly or through others (lazy imports included)."""
-    seen, todo = set(), [module]
+
+def module_file(dotted):
+    """The file of a dotted module name of this project, or None (third-party)."""
+    if dotted.split(".")[0] not in PACKAGES:
+        return None
+    path = ROOT.joinpath(*dotted.split("."))
+    if path.with_suffix(".py").exists():
+        return path.with_suffix(".py")
+    return path / "__init__.py" if (path / "__init__.py").exists() else None
+
+
+def with_packages(dotted):
+    """The module and every package above it: Python runs each one's __init__.py."""
+    parts = dotted.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def files_run(module):
+    """Every project file that `python -m <module>` executes."""
+    seen, todo = set(), with_packages(module)
     while todo:
         name = todo.pop()
-        if name in seen:
+        path = module_file(name)
+        if path is None or path in seen:
             continue
-        seen.add(name)
-        for node in ast.walk(ast.parse((ROOT / "stages" / f"{name}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "stages":
-                todo += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages."):
-                todo.append(node.module.split(".")[1])
-    return seen
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for n in names:
+                todo += [m for m in with_packages(n) if module_file(m)]
+    return {p.relative_to(ROOT).as_posix() for p in seen}
+
+
+def stages():
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        yield name, stage.get("do", stage)
 
 
 def test_every_stage_depends_on_the_code_it_runs():
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert len(stages) >= 9
-    for name, stage in stages.items():
-        stage = stage.get("do", stage)
-        module = re.search(r"python -m stages\.(\w+)", stage["cmd"]).group(1)
-        code_deps = {d for d in stage["deps"] if d.startswith("stages/")}
-        assert code_deps == {f"stages/{m}.py" for m in imported_modules(module)}, name
+    found = dict(stages())
+    assert {"ingest", "split", "preprocess", "featurize", "train_base", "train_refined", "evaluate"} <= set(found)
+    for name, stage in found.items():
+        module = re.search(r"python -m ([\w.]+)", stage["cmd"]).group(1)
+        code_deps = {d for d in stage["deps"] if d.endswith(".py")}
+        assert code_deps == files_run(module), name
 
+
+def test_every_data_path_is_on_the_command_line():
+    for name, stage in stages():
+        words = shlex.split(stage["cmd"])
+        declared = [d for d in stage.get("deps", []) if not d.endswith(".py")]
+        declared += [next(iter(o)) if isinstance(o, dict) else o
+                     for key in ("outs", "metrics") for o in stage.get(key, [])]
+        for path in declared:
+            if path in ("data/sample", "data/raw"):  # the sources: params.yaml data.sources names them
+                continue
+            assert any(w == path or w.startswith(path + "/") or path.startswith(w + "/") or
+                       (w.endswith(".keras") and path == w.removesuffix(".keras") + ".json") or
+                       (w.endswith(".weights.json") and path == w.removesuffix(".weights.json") + ".json") or
+                       path.endswith(".threshold.json") for w in words), (name, path)

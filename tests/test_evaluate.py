@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from stages.evaluate import evaluate_model, load_test_sets
-from stages.scoring import binary_metrics, choose_threshold
+from artist_style.evaluation.evaluate import evaluate_model, load_test_sets
+from artist_style.evaluation.scoring import binary_metrics, choose_threshold
 
 
 def test_metrics_equal_scikit_learn():
@@ -83,6 +83,7 @@ def test_shuffling_the_test_list_changes_nothing(tmp_path):
     assert results[0][0] == results[1][0]
     pd.testing.assert_frame_equal(results[0][1], results[1][1])
     expected = binary_metrics(labels[20:], [probs[i] for i in ids[20:]])
-    assert results[0][0]["v1_test"]["original"] == {**expected, "at_threshold": results[0][0]["v1_test"]["original"]["at_threshold"]}
+    got = results[0][0]["v1_test"]["original"]
+    assert got == {**expected, "at_threshold": got["at_threshold"]}
     got = results[0][1].query("probe == 'original'").set_index("id")
     assert got.loc[ids[25], "label"] == labels[25]  # labels travel with their ids

@@ -1,36 +1,10 @@
 """Decoding and normalising awkward image files: accepted with the right pixels, or rejected with the right reason."""
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from stages.images import Rejected, fit, grayscale, hue_rotate, open_image, prepare, to_rgb
-from tests.conftest import png_bytes
-
-
-def jpeg(img, **kw):
-    return png_bytes(img, format="JPEG", quality=95, **kw)
-
-
-def huge_png(width, height):
-    """A PNG whose header declares width x height (with a valid CRC) but holds almost no data."""
-    data = bytearray(png_bytes(Image.new("RGB", (8, 8), "red")))
-    ihdr = 8 + 8  # signature, then length + b"IHDR"
-    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])) & 0xFFFFFFFF
-    data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
-    return bytes(data)
-
-
-def exif_rotated():
-    """A 40x20 JPEG, left half red, right half blue, with EXIF orientation 6 (display rotated 90 cw)."""
-    img = Image.new("RGB", (40, 20), "red")
-    img.paste((0, 0, 255), (20, 0, 40, 20))
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    return jpeg(img, exif=exif.tobytes())
+from artist_style.data.images import Rejected, fit, grayscale, hue_rotate, open_image, prepare, to_rgb
+from tests.conftest import exif_rotated, huge_png, jpeg, png_bytes
 
 
 def reason(data, **kw):

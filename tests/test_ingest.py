@@ -8,16 +8,20 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from stages.common import UserError
-from stages.ingest import ingest
-from tests.conftest import drawing, png_bytes
-from tests.test_images import exif_rotated, huge_png, jpeg
+from artist_style.config import Data, Ingest
+from artist_style.data.ingest import ingest as ingest_with
+from artist_style.errors import UserError
+from tests.conftest import drawing, exif_rotated, huge_png, jpeg, png_bytes
 
-CFG = {"min_side": 16, "max_pixels": 40_000_000, "workers": 1}
+CFG = Ingest(min_side=16, max_pixels=40_000_000, workers=1)
 
 
 def source(name, path, role="target", versions=("v1", "v2"), **extra):
     return {"name": name, "path": str(path), "role": role, "versions": list(versions), **extra}
+
+
+def ingest(data, cfg):
+    return ingest_with(Data.model_validate(data), cfg)
 
 
 def messy_folder(folder):
@@ -138,7 +142,7 @@ def test_parallel_ingest_gives_the_same_tables(tmp_path):
         (tmp_path / "raw" / f"d{i}.png").write_bytes(png_bytes(drawing("target", 100 + i)))
     data = {"versions": ["v1"], "sources": [source("a", tmp_path / "raw", versions=["v1"])]}
     one = ingest(data, CFG)
-    two = ingest(data, {**CFG, "workers": 2})
+    two = ingest(data, CFG.model_copy(update={"workers": 2}))
     pd.testing.assert_frame_equal(one[0], two[0])
     pd.testing.assert_frame_equal(one[1], two[1])
     assert len(one[0]) == 36 and len(one[1]) == 5

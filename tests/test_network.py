@@ -3,11 +3,8 @@ import h5py
 import numpy as np
 import pytest
 
-from stages import network
-from stages.common import UserError
-
-CFG = {"standardize": True, "units": 16, "dropout": 0.0, "l2": 0.0, "learning_rate": 0.01, "epochs": 30,
-       "batch_size": 16, "keep": "last"}
+from artist_style.errors import UserError
+from artist_style.models import network
 
 
 @pytest.mark.parametrize("name, gap_dim, style_dim", [
@@ -36,7 +33,8 @@ def test_same_seed_same_random_backbone():
 def test_hed_weights_really_load():
     backbone = network.build_backbone("vgg16", "hed", 32)
     with h5py.File(network.hed_weights_file()) as f:
-        for layer, key in (("block1_conv1", "block1/layers/conv2d/vars"), ("block5_conv3", "block5/layers/conv2d_2/vars")):
+        for layer, key in (("block1_conv1", "block1/layers/conv2d/vars"),
+                           ("block5_conv3", "block5/layers/conv2d_2/vars")):
             kernel, bias = backbone.get_layer(layer).get_weights()
             assert np.array_equal(kernel, f[key]["0"][()]) and np.array_equal(bias, f[key]["1"][()])
     random = network.build_backbone("vgg16", "none", 32, seed=0)
@@ -56,7 +54,8 @@ def test_caffe_normalisation_is_bgr_minus_imagenet_mean():
     pixel = np.array([[[[10, 20, 30]]]], dtype=np.uint8)
     out = np.asarray(network.Normalise("caffe")(pixel))
     assert np.allclose(out[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-4)
-    assert np.allclose(np.asarray(network.Normalise("tf")(pixel))[0, 0, 0], [10 / 127.5 - 1, 20 / 127.5 - 1, 30 / 127.5 - 1])
+    scaled = np.asarray(network.Normalise("tf")(pixel))[0, 0, 0]
+    assert np.allclose(scaled, [10 / 127.5 - 1, 20 / 127.5 - 1, 30 / 127.5 - 1])
 
 
 def test_head_learns_a_separable_problem():
@@ -65,7 +64,7 @@ def test_head_learns_a_separable_problem():
     x = np.concatenate([rng.normal(0, 1, (100, 20)), rng.normal(1.5, 1, (100, 20))]).astype(np.float32)
     y = np.array([0] * 100 + [1] * 100, dtype=np.float32)
     keras.utils.set_random_seed(0)
-    head = network.build_head(20, CFG, (x.mean(axis=0), x.var(axis=0)))
+    head = network.build_head(20, 16, moments=(x.mean(axis=0), x.var(axis=0)))
     head.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
     head.fit(x, y, epochs=30, batch_size=16, verbose=0)
     accuracy = ((head.predict(x, verbose=0).ravel() >= 0.5) == y).mean()
@@ -79,7 +78,7 @@ def test_exported_model_equals_feature_path(pooling, tmp_path):
     backbone = network.build_backbone("vgg16", "none", 32, seed=2)
     features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)[pooling]
     moments = (features.mean(axis=0), features.var(axis=0))
-    head = network.build_head(features.shape[1], {**CFG, "dropout": 0.5, "l2": 0.01}, moments)
+    head = network.build_head(features.shape[1], 16, dropout=0.5, l2=0.01, moments=moments)
     head.compile(optimizer="adam", loss="binary_crossentropy")
     head.fit(features, (rng.random(12) > 0.5).astype(np.float32), epochs=2, verbose=0)
     model = network.export("vgg16", backbone, pooling, head)

@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from tests.conftest import git_init, sh
-from tests.test_report import assert_same, parse
+from tests.conftest import assert_same, git_init, parse, sh
 
 
 def test_dvc_repro_then_head_experiment(tiny_project):

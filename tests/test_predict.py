@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from stages import network
-from tests.conftest import ROOT, drawing, png_bytes, sh
-from tests.test_images import jpeg
+from artist_style.models import network
+from tests.conftest import ROOT, drawing, jpeg, png_bytes, sh
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +20,7 @@ def small_model(tmp_path_factory):
     backbone = network.build_backbone("vgg16", "none", 32, seed=0)
     images = np.stack([np.asarray(drawing(s, i).resize((32, 32))) for s in ("target", "other") for i in range(20)])
     features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)["style"]
-    head = network.build_head(features.shape[1], {"standardize": True, "units": 8, "dropout": 0.0, "l2": 0.0},
-                              (features.mean(axis=0), features.var(axis=0)))
+    head = network.build_head(features.shape[1], 8, moments=(features.mean(axis=0), features.var(axis=0)))
     head.compile(optimizer="adam", loss="binary_crossentropy")
     head.fit(features, np.repeat([1.0, 0.0], 20), epochs=20, verbose=0)
     network.export("vgg16", backbone, "style", head).save(folder / "m.keras")
@@ -47,7 +45,7 @@ def mixed_folder(folder):
 
 def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_model):
     good, bad = mixed_folder(tmp_path / "in")
-    result = sh(ROOT, "python", "-m", "stages.predict", str(tmp_path / "in"), "--model", str(small_model),
+    result = sh(ROOT, "python", "-m", "artist_style.predict", str(tmp_path / "in"), "--model", str(small_model),
                 "--out", str(tmp_path / "out.csv"), "--explain", str(tmp_path / "explain"), check=False)
     assert result.returncode == 1, result.stderr
     rows = {r["path"].removeprefix(str(tmp_path / "in") + "/"): r
@@ -74,7 +72,7 @@ def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_m
 
 def test_threshold_option_and_stdout(tmp_path, small_model):
     (tmp_path / "x.png").write_bytes(png_bytes(drawing("target", 4)))
-    result = sh(ROOT, "python", "-m", "stages.predict", str(tmp_path / "x.png"), "--model", str(small_model),
+    result = sh(ROOT, "python", "-m", "artist_style.predict", str(tmp_path / "x.png"), "--model", str(small_model),
                 "--threshold", "0.999")
     row = next(csv.DictReader(io.StringIO(result.stdout)))
     assert float(row["threshold"]) == 0.999
@@ -85,7 +83,7 @@ def test_threshold_option_and_stdout(tmp_path, small_model):
 def test_missing_model_is_one_clear_line(tmp_path):
     (tmp_path / "x.png").write_bytes(png_bytes(drawing("target", 4)))
     (tmp_path / "m.json").write_text("{}")
-    result = sh(ROOT, "python", "-m", "stages.predict", str(tmp_path / "x.png"), "--model",
+    result = sh(ROOT, "python", "-m", "artist_style.predict", str(tmp_path / "x.png"), "--model",
                 str(tmp_path / "m.keras"), check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/m.keras: model file not found (run: dvc repro)"
@@ -104,7 +102,7 @@ def test_predict_reproduces_evaluate_on_the_sample_test_images(tmp_path):
     with zipfile.ZipFile(ROOT / images.loc[picked["id"].iloc[0], "path"]) as z:
         for image_id in picked["id"]:
             (folder / f"{image_id}.png").write_bytes(z.read(images.loc[image_id, "member"]))
-    result = sh(ROOT, "python", "-m", "stages.predict", str(folder))
+    result = sh(ROOT, "artist-predict", str(folder))  # the console script pip install -e . made
     got = pd.read_csv(io.StringIO(result.stdout))
     got["id"] = got["path"].str.extract(r"([0-9a-f]{16})\.png$")[0]
     merged = picked.merge(got, on="id", suffixes=("_evaluate", "_predict"))

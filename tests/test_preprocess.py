@@ -7,9 +7,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from stages import network
-from stages.common import UserError
-from stages.featurize import view_transform
+from artist_style.config import Featurize
+from artist_style.data.features import view_transform
+from artist_style.errors import UserError
+from artist_style.models import network
 from tests.conftest import ROOT, png_bytes, sh
 
 
@@ -25,6 +26,7 @@ def test_preprocess_stage_writes_known_pixels(tmp_path):
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
     p["preprocess"] = {"image_size": 32, "resize": "pad", "workers": 1}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    (tmp_path / "data").symlink_to(ROOT / "data")  # params.yaml's sources must exist
     sh(tmp_path, "python", "-m", "stages.preprocess", "--images", "images.csv", "--out", "out",
        env={"PYTHONPATH": str(ROOT)})
     pixels = np.load(tmp_path / "out/images.npy")
@@ -38,7 +40,8 @@ def test_preprocess_stage_writes_known_pixels(tmp_path):
 
 
 def test_views_are_seeded_per_image_and_within_ranges():
-    cfg = {"shift": 0.1, "zoom": 0.2, "flip": True}
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())["featurize"]
+    cfg = Featurize.model_validate({**p, "shift": 0.1, "zoom": 0.2, "flip": True})
     a = view_transform("00000000000000ff", 0, cfg, 7, 224)
     assert a == view_transform("00000000000000ff", 0, cfg, 7, 224)
     assert a != view_transform("00000000000000ff", 1, cfg, 7, 224)
@@ -49,7 +52,8 @@ def test_views_are_seeded_per_image_and_within_ranges():
         assert 0.8 <= abs(t[0]) <= 1.2 and 0.8 <= t[4] <= 1.2 and t[1] == t[3] == 0
         flips += t[0] < 0
     assert 60 < flips < 140  # about half flipped
-    assert view_transform("0000000000000abc", 0, {**cfg, "flip": False, "zoom": 0.0, "shift": 0.0}, 7, 224) == \
+    still = cfg.model_copy(update={"flip": False, "zoom": 0.0, "shift": 0.0})
+    assert view_transform("0000000000000abc", 0, still, 7, 224) == \
         [1.0, 0, 0.0, 0, 1.0, 0.0, 0, 0]
 
 

@@ -1,40 +1,8 @@
 """The report: its table holds exactly the numbers of metrics/evaluate.json, one row per model, test set and probe."""
 import json
 
-import pytest
-
-from stages import report
-from tests.conftest import ROOT, sh
-
-KEYS = ("accuracy", "f1_macro", "roc_auc", "n")
-
-
-def parse(markdown):
-    """{(model, test set, probe): {key: number}} from the report's markdown table."""
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
-    head = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert head == ["model", "test set", "probe", "accuracy", "F1 (macro)", "ROC-AUC", "n"]
-    table = {}
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        key = tuple(cells[:3])
-        assert key not in table, f"row {key} twice"
-        table[key] = dict(zip(KEYS, (float(c) for c in cells[3:6]))) | {"n": int(cells[6])}
-    return table
-
-
-def expected(results):
-    return {(model, test_set, probe): {k: m[k] for k in KEYS}
-            for model, sets in results.items() for test_set, probes in sets.items() if isinstance(probes, dict)
-            for probe, m in probes.items()}
-
-
-def assert_same(table, results):
-    want = expected(results)
-    assert set(table) == set(want)
-    for key, numbers in want.items():
-        for k, value in numbers.items():
-            assert table[key][k] == (value if k == "n" else pytest.approx(round(value, 3), abs=1e-9)), (key, k)
+from artist_style.evaluation import report
+from tests.conftest import ROOT, assert_same, parse, sh
 
 
 def fake_metrics():
@@ -69,6 +37,8 @@ def test_report_stage_on_made_up_metrics(tmp_path):
 
 
 def test_missing_metrics_is_one_line(tmp_path):
-    result = sh(ROOT, "python", "-m", "stages.report", "--metrics", str(tmp_path / "nope.json"), check=False)
+    result = sh(ROOT, "python", "-m", "stages.report", "--metrics", str(tmp_path / "nope.json"),
+                "--out", str(tmp_path / "r.md"), "--plot", str(tmp_path / "c.png"), check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path}/nope.json: file not found (run the stage that makes it: dvc repro)"
+    expected = f"error: {tmp_path}/nope.json: file not found (run the stage that makes it: dvc repro)"
+    assert result.stderr.strip() == expected

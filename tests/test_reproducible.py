@@ -22,7 +22,7 @@ def test_repro_twice_gives_identical_metrics_and_predict_matches_evaluate(tiny_p
     evaluated = evaluated.query("model == 'refined' and test_set == 'v2_test' and probe == 'original'")
     images = pd.read_csv(tiny_project / "data/interim/images.csv", dtype={"id": str}).set_index("id")
     files = [str(tiny_project / images.loc[i, "path"] / images.loc[i, "member"]) for i in evaluated["id"]]
-    result = sh(tiny_project, "python", "-m", "stages.predict", *files)
+    result = sh(tiny_project, "python", "-m", "artist_style.predict", *files)
     got = pd.read_csv(io.StringIO(result.stdout))
     assert got["path"].tolist() == files
     assert np.abs(got["probability"].to_numpy() - evaluated["probability"].to_numpy()).max() < 1e-4

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.common import UserError
-from stages.split import SPLITS, split
+from artist_style.data.split import SPLITS, split
+from artist_style.errors import UserError
 
 
 def table(n, start=0, group_size=1, target_share=0.5, versions="v1 v2", seed=0):

@@ -1,6 +1,7 @@
 """predict: is each image in the target artist's style? Not a DVC stage: a command for users.
 
-    python -m stages.predict PATH... [--model models/refined.keras] [--out FILE] [--explain DIR]
+    artist-predict PATH... [--model models/refined.keras] [--out FILE] [--explain DIR]
+    python -m artist_style.predict PATH...   (the same)
 
 PATHs are image files, folders (read recursively) or zip archives (read without extracting).
 Each image is prepared exactly as the pipeline's preprocess stage prepares it (the same code) at the
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import sources
-from stages.common import UserError, parallel_map, read_json, run
-from stages.images import Rejected, open_image, prepare, to_rgb
+from artist_style.data import sources
+from artist_style.data.images import Rejected, open_image, prepare, to_rgb
+from artist_style.errors import UserError, run
+from artist_style.models.card import ModelCard
+from artist_style.parallel import parallel_map
 
 COLUMNS = ["path", "probability", "predicted", "threshold", "error"]
 
@@ -63,13 +66,10 @@ def load(task):
 
 def model_settings(model_path, threshold):
     """(meta, threshold, where the threshold came from) for a saved model."""
-    stem = model_path.removesuffix(".keras")
-    meta = read_json(f"{stem}.json")
+    card = ModelCard(model_path)
     if threshold is not None:
-        return meta, threshold, "--threshold"
-    if Path(f"{stem}.threshold.json").exists():
-        return meta, float(read_json(f"{stem}.threshold.json")["threshold"]), f"{stem}.threshold.json"
-    return meta, 0.5, "default 0.5 (no threshold file: run dvc repro evaluate)"
+        return card.meta(), threshold, "--threshold"
+    return (card.meta(), *card.threshold())
 
 
 class Predictor:
@@ -83,7 +83,7 @@ class Predictor:
         batch = np.stack([pixels for *_, pixels in items])
         if not self.explain_dir:
             return self.model.predict(batch, batch_size=len(batch), verbose=0).ravel()
-        from stages import explain
+        from artist_style.evaluation import explain
         probs, heats = explain.heatmaps(self.model, batch)
         for (container, member, name, _), heat, p in zip(items, heats, probs):
             rgb = to_rgb(open_image(sources.read(container, member)))
@@ -108,7 +108,7 @@ def main():
         raise UserError(f"--threshold {args.threshold}: must be in (0, 1)")
     meta, threshold, origin = model_settings(args.model, args.threshold)
 
-    from stages.network import load_model
+    from artist_style.models.network import load_model
     model = load_model(args.model)
     size = model.input_shape[1]
     if size != meta["image_size"]:
@@ -154,5 +154,10 @@ def main():
     return 1 if counts["failed"] else 0
 
 
-if __name__ == "__main__":
+def cli():
+    """The `artist-predict` console script."""
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

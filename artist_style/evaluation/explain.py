@@ -6,8 +6,8 @@ block; for `style`, which also pools standard deviations, it keeps Grad-CAM's me
 position). Maps of several blocks are scaled to [0, 1], averaged and upsampled to the image.
 """
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 from matplotlib import colormaps
+from PIL import Image, ImageDraw, ImageFont
 
 MIN_SIDE = 256  # small images are enlarged by a whole factor so the overlay stays readable
 
@@ -46,7 +46,8 @@ def to_original(heat, width, height, mode):
         scale = min(size / width, size / height)
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
         left, top = round((size - w) / 2), round((size - h) / 2)
-        return np.asarray(square.crop((left, top, left + w, top + h)).resize((width, height), Image.Resampling.BILINEAR))
+        box = square.crop((left, top, left + w, top + h))
+        return np.asarray(box.resize((width, height), Image.Resampling.BILINEAR))
     # crop: the model saw the central square; outside it nothing was seen
     scale = max(size / width, size / height)
     w, h = round(size / scale), round(size / scale)
@@ -98,7 +99,7 @@ def examples_png(path, model, images, labels, threshold, title):
     """A grid of overlays for some test images, each titled with its true label (mistakes in red)."""
     import matplotlib.pyplot as plt
 
-    from stages.plotting import CLASS_NAMES, save
+    from artist_style.evaluation.plots import CLASS_NAMES, save
     overlays = explain_arrays(model, images, threshold)
     columns = min(4, len(overlays))
     rows = -(-len(overlays) // columns)

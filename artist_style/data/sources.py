@@ -6,7 +6,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from stages.common import UserError
+from artist_style.errors import UserError
 
 _open_zips = {}  # (path, pid) -> ZipFile: a forked worker must not share its parent's file offset
 

@@ -1,4 +1,17 @@
-"""Classical image features for the baseline: colour, edges and texture, no learning.
+"""The classical baseline: colour, edge and texture histograms + logistic regression, no deep learning.
+
+It learns on the train split; square-rooted features if `root` (the Hellinger map: differences in
+rare histogram bins count more), standardised, then logistic regression (L2) for every C in
+`baseline.C`, each fitted on train and scored on val. The C with the highest val accuracy wins (ties:
+lower val log loss, then the smaller C). The winner is kept as fitted on train alone, not refitted
+on train + val: val stays held out, so evaluate chooses the baseline's threshold on it exactly as
+for the Keras models, which also learn on train only.
+
+The saved model is plain JSON (feature settings, scaler and coefficients), so loading a model file
+never runs code, unlike a pickle; `load(path).predict_proba(images)` takes (n, h, w, 3) uint8 RGB
+images as preprocess makes them.
+
+Features:
 
 `features(batch)` turns (n, h, w, 3) uint8 RGB images into an (n, d) float64 matrix, the
 concatenation of (in this order, see `names`):
@@ -15,10 +28,14 @@ concatenation of (in this order, see `names`):
   with at most two 0/1 transitions around the ring), 9 for the other patterns.
 Deterministic and vectorised over the batch (computed in chunks to bound memory).
 """
+import json
+
 import numpy as np
 from scipy import ndimage
 
-from stages.images import grayscale
+from artist_style.data.images import grayscale
+from artist_style.errors import UserError
+from artist_style.files import ensure_parent
 
 LBP_CODES = 10  # uniform patterns of 8 neighbours: 0..8 ones, plus one code for the rest
 CHUNK = 64
@@ -105,3 +122,86 @@ def _histograms(cells, bins):
     n, m = cells.shape
     index = (np.arange(n)[:, None] * bins + cells).ravel()
     return np.bincount(index, minlength=n * bins).reshape(n, bins) / m
+
+
+def classifier(C, max_iter, root):
+    """Features (square-rooted if `root`) standardised, then L2 logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    return Pipeline([("root", FunctionTransformer(np.sqrt if root else None)), ("scale", StandardScaler()),
+                     ("classify", LogisticRegression(C=C, max_iter=max_iter))])
+
+
+def search(x, y, xv, yv, Cs, max_iter=5000, root=True):
+    """(fitted classifier of the chosen C, chosen C, {C: val scores}): see the module's docstring."""
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    fitted, scores = {}, {}
+    for C in Cs:
+        fitted[C] = classifier(C, max_iter, root).fit(x, y)
+        p = fitted[C].predict_proba(xv)[:, 1]
+        scores[C] = {"accuracy": accuracy_score(yv, (p >= 0.5).astype(int)),
+                     "log_loss": log_loss(yv, p, labels=[0, 1]),
+                     "roc_auc": roc_auc_score(yv, p) if len(set(yv)) == 2 else float("nan")}
+    best = min(Cs, key=lambda C: (-scores[C]["accuracy"], scores[C]["log_loss"], C))
+    return fitted[best], best, scores
+
+
+class Baseline:
+    """A fitted baseline: uint8 images -> features -> [square root] -> standardise -> logistic regression."""
+
+    def __init__(self, settings, root, scaler, logistic):
+        self.settings, self.root, self.scaler, self.logistic = settings, root, scaler, logistic
+
+    def predict_proba(self, images):
+        x = features(images, **self.settings)
+        return self.logistic.predict_proba(self.scaler.transform(np.sqrt(x) if self.root else x))
+
+    def to_dict(self):
+        return {"features": self.settings, "root": self.root,
+                "scale": {"mean": self.scaler.mean_.tolist(), "scale": self.scaler.scale_.tolist()},
+                "logistic": {"coef": self.logistic.coef_.tolist(), "intercept": self.logistic.intercept_.tolist(),
+                             "classes": self.logistic.classes_.tolist()}}
+
+
+def from_fitted(pipeline, settings, root):
+    """The Baseline of a fitted `classifier` pipeline."""
+    return Baseline(settings, root, pipeline.named_steps["scale"], pipeline.named_steps["classify"])
+
+
+def save(model, path):
+    ensure_parent(path).write_text(json.dumps(model.to_dict()) + "\n")
+
+
+def load(path):
+    """A saved Baseline; one clear error if the file is missing or not one of ours. Only numbers are read."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    try:
+        d = json.loads(open(path).read())
+        scaler = StandardScaler()
+        scaler.mean_ = np.array(d["scale"]["mean"], dtype=np.float64)
+        scaler.scale_ = np.array(d["scale"]["scale"], dtype=np.float64)
+        scaler.var_ = np.square(scaler.scale_)
+        scaler.n_features_in_ = len(scaler.mean_)
+        logistic = LogisticRegression()
+        logistic.coef_ = np.array(d["logistic"]["coef"], dtype=np.float64)
+        logistic.intercept_ = np.array(d["logistic"]["intercept"], dtype=np.float64)
+        logistic.classes_ = np.array(d["logistic"]["classes"], dtype=np.int64)
+        logistic.n_features_in_ = logistic.coef_.shape[1]
+        settings = {k: d["features"][k] for k in ("colour_bins", "orientations", "edge_threshold", "lbp_radii")}
+        root = bool(d["root"])
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found (run the stage that makes it: dvc repro)")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: not a baseline model saved by this pipeline: {type(err).__name__}: {err}")
+    if not scaler.n_features_in_ == logistic.n_features_in_ == len(names(**settings)):
+        raise UserError(f"{path}: the scaler, coefficients and feature settings disagree in size")
+    return Baseline(settings, root, scaler, logistic)
+
+
+def split_features(split_file, processed, settings):
+    """(features, labels) of the images of one split file (processed: data.processed.Processed), in order."""
+    from artist_style.files import read_csv
+    table = read_csv(split_file, dtype={"id": str})
+    return features(processed.images(table["id"]), **settings), table["label"].to_numpy(dtype=int)

@@ -6,15 +6,14 @@ outputs are the feature maps the poolings use), "pooling" and "head".
 """
 import hashlib
 import os
+import typing
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras
+import numpy as np
+from keras import applications, layers, ops
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import applications, layers, ops  # noqa: E402
-
-from stages.common import UserError  # noqa: E402
+from artist_style.config import Backbone
+from artist_style.errors import UserError
 
 PACKAGE = "artist_style"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -33,6 +32,7 @@ BACKBONES = {
                         ["stem_activation", "block2b_add", "block3b_add", "block5c_add", "top_activation"],
                         "top_activation"),
 }
+assert set(BACKBONES) == set(typing.get_args(Backbone)), "config.Backbone and BACKBONES must list the same names"
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -184,22 +184,22 @@ def build_featurizer(backbone, backbone_model):
                        name="featurizer")
 
 
-def build_head(n_features, cfg, moments=None):
+def build_head(n_features, units, dropout=0.0, l2=0.0, moments=None):
     """Dense head: [standardise] [dropout] Dense(units, relu, L2) [dropout] Dense(1, sigmoid, L2).
 
-    moments: (mean, variance) of the training features, needed when cfg["standardize"].
+    moments: (mean, variance) of the training features to standardise with, or None (no standardising).
     """
-    regulariser = keras.regularizers.L2(cfg["l2"]) if cfg["l2"] > 0 else None
+    regulariser = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input((n_features,), name="features")
     x = inputs
-    if cfg["standardize"]:
+    if moments is not None:
         mean, variance = moments
         x = layers.Normalization(mean=mean, variance=variance, name="standardize")(x)
-    if cfg["dropout"] > 0:
-        x = layers.Dropout(cfg["dropout"])(x)
-    x = layers.Dense(cfg["units"], activation="relu", kernel_regularizer=regulariser)(x)
-    if cfg["dropout"] > 0:
-        x = layers.Dropout(cfg["dropout"])(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout)(x)
+    x = layers.Dense(units, activation="relu", kernel_regularizer=regulariser)(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout)(x)
     out = layers.Dense(1, activation="sigmoid", kernel_regularizer=regulariser, name="probability")(x)
     return keras.Model(inputs, out, name="head")
 

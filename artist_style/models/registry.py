@@ -1,34 +1,29 @@
-"""The models evaluate compares, behind one interface: `.name`, `.meta` (models/<name>.json, whose
+"""The models evaluate compares, behind one interface: `.name`, `.card`, `.meta` (the card's JSON, whose
 "version" names the validation split for the threshold), `.cached` and `.predict(ids, kind)`, the
-probability of the target artist for image ids, kind = "original" or a probe name (stages.images.PROBES).
+probability of the target artist for image ids, kind = "original" or a probe name (data.images.PROBES).
 """
 import numpy as np
 
-from stages import network
-from stages.common import UserError, read_json
-from stages.images import PROBES
-from stages.preprocess import rows_for
+from artist_style.data.images import PROBES
+from artist_style.models import classical, network
+from artist_style.models.card import ModelCard
 
-KERAS = ("base", "refined")
 CHUNK = 4096
-BASELINE = "baseline"
-ALL = (*KERAS, BASELINE)
 
 
 def images(processed, ids, kind, hue_degrees):
     """uint8 pixels of the processed images `ids`, through the probe `kind` unless it is "original"."""
-    index, pixels, _ = processed
-    batch = np.asarray(pixels[rows_for(index, ids)])
+    batch = processed.images(ids)
     return batch if kind == "original" else PROBES[kind](batch, hue_degrees)
 
 
 class KerasModel:
     """An exported Keras model; its head runs on cached backbone features when the backbone matches them."""
 
-    def __init__(self, name, features, processed, models_dir="models"):
-        self.name = name
-        self.meta = read_json(f"{models_dir}/{name}.json")
-        self.model = network.load_model(f"{models_dir}/{name}.keras")
+    def __init__(self, path, features, processed):
+        self.card = ModelCard(path)
+        self.name, self.meta = self.card.name, self.card.meta()
+        self.model = network.load_model(path)
         self.features, self.processed = features, processed
         self.cached = network.fingerprint(self.model.get_layer("backbone")) == features.info["fingerprint"]
         self.head = self.model.get_layer("head")
@@ -48,19 +43,14 @@ class KerasModel:
 
 
 class BaselineModel:
-    """The classical baseline (models/baseline.joblib): features computed from the pixels every time."""
+    """The classical baseline: features computed from the pixels every time."""
 
     cached = False  # nothing cached: every prediction is end to end
 
-    def __init__(self, name, features, processed, models_dir="models"):
-        import joblib
-        self.name = name
-        self.meta = read_json(f"{models_dir}/{name}.json")
-        path = f"{models_dir}/{name}.joblib"
-        try:
-            self.model = joblib.load(path)
-        except FileNotFoundError:
-            raise UserError(f"{path}: file not found (run the stage that makes it: dvc repro)")
+    def __init__(self, path, features, processed):
+        self.card = ModelCard(path)
+        self.name, self.meta = self.card.name, self.card.meta()
+        self.model = classical.load(path)
         self.processed, self.hue_degrees = processed, features.info["hue_degrees"]
         self.cache = {}
 
@@ -76,7 +66,7 @@ class BaselineModel:
     end_to_end = predict
 
 
-def load(name, features, processed, models_dir="models"):
-    """The model `name` (one of ALL)."""
-    kind = BaselineModel if name == BASELINE else KerasModel
-    return kind(name, features, processed, models_dir)
+def load(path, features, processed):
+    """The model saved at `path`: a Keras model (.keras) or the classical baseline (.weights.json)."""
+    kind = KerasModel if str(path).endswith(".keras") else BaselineModel
+    return kind(path, features, processed)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
-from stages.common import ensure_parent  # noqa: E402
+from artist_style.files import ensure_parent  # noqa: E402
 
 CLASS_NAMES = ("other", "target")
 

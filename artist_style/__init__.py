@@ -1,0 +1,14 @@
+"""Is this picture in that artist's style? The library behind the DVC stages in stages/.
+
+- artist_style.data: sources, image decoding, ingest, splits, processed pixels, backbone features
+- artist_style.models: networks, head training, the classical baseline, model cards, the registry
+- artist_style.evaluation: scoring, evaluation, plots, Grad-CAM explanations, the report
+- artist_style.predict: the user command (also the `artist-predict` console script)
+
+Importing the package sets the environment TensorFlow and Keras read when they are first imported,
+so it must happen before `import keras` (stages import it first; see stages/__init__.py).
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")

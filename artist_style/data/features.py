@@ -1,0 +1,134 @@
+"""Backbone features: computed once per image, augmented view and probe; read back by id.
+
+A features folder holds {gap,style}.npy, whose rows index.csv lists (id, kind, view, row):
+- kind "original": every preprocessed image;
+- kind "view": `views` augmented views (shift, zoom, flip; seeded per image) of every training image;
+- kind "<probe>": each probe (grayscale, hue) of every test image, for evaluate's probes;
+and backbone.json: the backbone, its weights and their fingerprint, and how the images were prepared
+(image_size, resize). Arrays stay memory-mapped; readers take the rows they need.
+"""
+import glob
+import time
+
+import numpy as np
+import pandas as pd
+
+from artist_style.data.images import PROBES
+from artist_style.errors import UserError
+from artist_style.files import ensure_parent, read_csv, read_json, write_csv, write_json
+
+
+class Features:
+    """Read access to featurize's output: feature rows by image id, kind and pooling."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.index = read_csv(f"{folder}/index.csv", dtype={"id": str, "kind": str})
+        self.info = read_json(f"{folder}/backbone.json")
+        self.arrays = {}
+
+    def array(self, pooling):
+        if pooling not in self.arrays:
+            self.arrays[pooling] = np.load(f"{self.folder}/{pooling}.npy", mmap_mode="r")
+        return self.arrays[pooling]
+
+    def rows(self, ids, kind="original"):
+        """(row numbers, their ids): the k rows of `kind` for each id, ids in the given order."""
+        rows = self.index[self.index["kind"] == kind].set_index("id")
+        missing = [i for i in ids if i not in rows.index]
+        if missing:
+            raise UserError(f"{len(missing)} image id(s) have no {kind!r} features in {self.folder}, "
+                            f"e.g. {missing[0]} (run: dvc repro featurize)")
+        picked = rows.loc[list(ids)]
+        return picked["row"].to_numpy(), picked.index.to_numpy()
+
+    def get(self, ids, pooling, kind="original"):
+        """(len(ids) * k, dim) features in memory and their ids (see rows)."""
+        rows, ids = self.rows(ids, kind)
+        return np.asarray(self.array(pooling)[rows]), ids
+
+
+def split_ids(splits_dir, name):
+    """Sorted ids in split `name` of any dataset version."""
+    files = sorted(glob.glob(f"{splits_dir}/*/{name}.csv"))
+    if not files:
+        raise UserError(f"no {splits_dir}/*/{name}.csv (run: dvc repro split)")
+    return sorted(set().union(*(read_csv(f, dtype={"id": str})["id"] for f in files)))
+
+
+def view_transform(image_id, view, cfg, seed, size):
+    """The affine transform of one augmented view, drawn from a generator seeded by (seed, id, view)."""
+    rng = np.random.default_rng([seed, int(image_id, 16), view])
+    scale = rng.uniform(1 - cfg.zoom, 1 + cfg.zoom)
+    dx, dy = rng.uniform(-cfg.shift, cfg.shift, size=2) * size
+    flip = -1.0 if cfg.flip and rng.random() < 0.5 else 1.0
+    centre = (size - 1) / 2
+    # output pixel (x, y) samples input (scale*flip*(x-c) + c + dx, scale*(y-c) + c + dy)
+    return [scale * flip, 0, centre - scale * flip * centre + dx, 0, scale, centre - scale * centre + dy, 0, 0]
+
+
+def plan(index, splits_dir, cfg):
+    """The rows to compute: (id, kind, view) in output order."""
+    rows = [(i, "original", 0) for i in index["id"]]
+    if cfg.views:
+        rows += [(i, "view", v) for i in split_ids(splits_dir, "train") for v in range(cfg.views)]
+    for probe in cfg.probes:
+        rows += [(i, probe, 0) for i in split_ids(splits_dir, "test")]
+    return pd.DataFrame(rows, columns=["id", "kind", "view"])
+
+
+def batches(table, processed, cfg, seed):
+    """Yield float32 image batches for the rows of `table`, in order."""
+    from keras import ops
+    pixels = processed.pixels
+    size = pixels.shape[1]
+    source_rows = processed.rows(table["id"])
+    for start in range(0, len(table), cfg.batch_size):
+        part = table.iloc[start:start + cfg.batch_size]
+        images = np.asarray(pixels[source_rows[start:start + len(part)]])
+        kinds = part["kind"].to_numpy()
+        for probe in cfg.probes:
+            mask = kinds == probe
+            if mask.any():
+                images[mask] = PROBES[probe](images[mask], cfg.hue_degrees)
+        images = images.astype(np.float32)
+        mask = kinds == "view"
+        if mask.any():
+            transforms = np.array([view_transform(r.id, r.view, cfg, seed, size)
+                                   for r in part[mask].itertuples()], dtype=np.float32)
+            images[mask] = ops.convert_to_numpy(ops.image.affine_transform(
+                images[mask], transforms, interpolation="bilinear", fill_mode="nearest"))
+        yield images
+
+
+def featurize(processed, splits_dir, out, cfg, seed):
+    """Run the frozen backbone of `cfg` (config.Featurize) over every row of `plan`, into the folder `out`.
+    Returns (rows written, seconds, {kind: count})."""
+    from tqdm import tqdm
+
+    from artist_style.models import network
+
+    backbone = network.build_backbone(cfg.backbone, cfg.weights, processed.pixels.shape[1], seed)
+    featurizer = network.build_featurizer(cfg.backbone, backbone)
+    table = plan(processed.index, splits_dir, cfg)
+    dims = {k: v.shape[-1] for k, v in featurizer.output.items()}
+    arrays = {k: np.lib.format.open_memmap(ensure_parent(f"{out}/{k}.npy"), mode="w+", dtype=np.float32,
+                                           shape=(len(table), d)) for k, d in dims.items()}
+    start, row = time.time(), 0
+    bar = tqdm(total=len(table), desc="featurize", unit="img", disable=False, mininterval=2.0)
+    for images in batches(table, processed, cfg, seed):
+        result = featurizer.predict_on_batch(images)
+        for k in arrays:
+            arrays[k][row:row + len(images)] = result[k]
+        row += len(images)
+        bar.update(len(images))
+    bar.close()
+    for array in arrays.values():
+        array.flush()
+    seconds = time.time() - start
+    write_csv(f"{out}/index.csv", table.assign(row=range(len(table))))
+    write_json(f"{out}/backbone.json", {
+        "backbone": cfg.backbone, "weights": cfg.weights, "seed": seed, **processed.meta,
+        "probes": list(cfg.probes), "hue_degrees": cfg.hue_degrees,
+        "fingerprint": network.fingerprint(backbone), "dims": dims})
+    return len(table), seconds, table["kind"].value_counts().to_dict()

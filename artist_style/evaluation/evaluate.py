@@ -1,0 +1,133 @@
+"""Evaluate: every model on the same test sets, predictions matched to labels by image id.
+
+The models (models.registry): base and refined (Keras) and the classical baseline, which computes
+its features from the processed pixels (and their probes) every time. For each exported Keras model
+the prediction of an image is the model's own head applied to the cached backbone features of that
+image, which is exactly the end-to-end model when the model's backbone has the fingerprint of the
+cached features (checked here); `evaluate.e2e_check` test images are also run end to end through
+the saved model and must agree. A model whose backbone differs is run end to end on every image.
+Nothing is shuffled; labels come from the split files by id.
+
+Writes the metrics JSON, a plots folder (predictions.csv, dvclive confusion/ROC/PR data, PNGs) and
+each model's threshold file (models.card: the threshold chosen on the model's validation split).
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from artist_style.data.features import Features
+from artist_style.data.processed import open_processed
+from artist_style.errors import UserError
+from artist_style.evaluation import explain, plots
+from artist_style.evaluation.scoring import binary_metrics, choose_threshold
+from artist_style.files import read_csv, write_csv, write_json
+from artist_style.models import registry
+
+E2E_TOLERANCE = 1e-3
+
+
+def load_test_sets(splits_dir, versions):
+    """{f"{v}_test": test table sorted by id} for each version."""
+    return {f"{v}_test": read_csv(f"{splits_dir}/{v}/test.csv", dtype={"id": str}).sort_values("id")
+            for v in versions}
+
+
+def evaluate_model(model, sets, splits_dir, rule, probes):
+    """(metrics, predictions table, threshold info) of one model on every test set and probe."""
+    val = read_csv(f"{splits_dir}/{model.meta['version']}/val.csv", dtype={"id": str})
+    threshold, val_score = choose_threshold(val["label"], model.predict(val["id"]), rule)
+    result = {"threshold": round(threshold, 6)}
+    rows = []
+    for set_name, table in sets.items():
+        result[set_name] = {}
+        for kind in ("original", *probes):
+            probs = model.predict(table["id"], kind)
+            labels = table["label"].to_numpy()
+            result[set_name][kind] = {**binary_metrics(labels, probs),
+                                      "at_threshold": binary_metrics(labels, probs, threshold)}
+            rows.append(pd.DataFrame({"model": model.name, "test_set": set_name, "probe": kind,
+                                      "id": table["id"].to_numpy(), "label": labels, "probability": probs}))
+    info = {"threshold": threshold, "rule": rule, "val_score": round(val_score, 6),
+            "version": model.meta["version"]}
+    return result, pd.concat(rows), info
+
+
+def end_to_end_check(model, ids):
+    """Largest |difference| between the saved model run end to end and the cached-feature path."""
+    if not len(ids) or not model.cached:
+        return 0.0
+    diff = float(np.max(np.abs(model.end_to_end(ids) - model.predict(ids))))
+    if diff > E2E_TOLERANCE:
+        raise UserError(f"models/{model.name}.keras end to end differs from its cached-feature predictions by "
+                        f"{diff:.2g} (> {E2E_TOLERANCE}): the cached features are stale, rerun dvc repro -f featurize")
+    return diff
+
+
+def write_plots(predictions, thresholds, loaded, processed, out, gallery):
+    """dvclive confusion/ROC/PR data for dvc plots, and the PNGs."""
+    from dvclive import Live
+    original = predictions[predictions["probe"] == "original"]
+    with Live(out, dvcyaml=False, save_dvc_exp=False) as live:
+        for (name, set_name), part in original.groupby(["model", "test_set"], sort=True):
+            y, p = part["label"].to_numpy(), part["probability"].to_numpy(dtype=float)
+            predicted = (p >= 0.5).astype(int)
+            names = np.array(plots.CLASS_NAMES)
+            live.log_sklearn_plot("confusion_matrix", names[y], names[predicted],
+                                  name=f"confusion/{name}_{set_name}.json")
+            live.log_sklearn_plot("roc", y, p, name=f"roc/{name}_{set_name}.json")
+            live.log_sklearn_plot("precision_recall", y, p, name=f"pr/{name}_{set_name}.json")
+            plots.confusion_png(f"{out}/confusion_{name}_{set_name}.png", y, predicted,
+                                   f"{name} on {set_name} (n={len(y)}, threshold 0.5)")
+    Path(out, "metrics.json").unlink(missing_ok=True)  # dvclive's empty summary: the metrics are elsewhere
+    for set_name, part in original.groupby("test_set", sort=True):
+        curves = [(name, m["label"].to_numpy(), m["probability"].to_numpy()) for name, m in part.groupby("model")]
+        plots.curves_png(f"{out}/roc_{set_name}.png", curves, "roc", f"ROC, {set_name}")
+        plots.curves_png(f"{out}/pr_{set_name}.png", curves, "pr", f"precision-recall, {set_name}")
+    last_set = sorted(original["test_set"].unique())[-1]
+    for name in (n for n, m in loaded.items() if isinstance(m, registry.KerasModel)):  # Grad-CAM: the network
+        part = original[(original["test_set"] == last_set) & (original["model"] == name)].sort_values("id")
+        wrong = (part["probability"] >= thresholds[name]["threshold"]) != part["label"].astype(bool)
+        picked = pd.concat([part[wrong].head(4), part[~wrong].head(8 - min(4, int(wrong.sum())))])
+        explain.examples_png(f"{out}/explain_{name}.png", loaded[name].model,
+                             registry.images(processed, picked["id"], "original", 0), picked["label"].to_numpy(),
+                             thresholds[name]["threshold"],
+                             f"{name} on {last_set}: Grad-CAM, regions pushing towards the target artist")
+    for name, part in original[original["test_set"] == last_set].groupby("model"):
+        part = part.assign(wrong=(part["probability"] >= 0.5) != part["label"].astype(bool))
+        part = part.sort_values(["wrong", "id"], ascending=[False, True]).head(gallery)
+        if len(part):
+            plots.gallery_png(f"{out}/gallery_{name}.png", registry.images(processed, part["id"], "original", 0),
+                                 part["label"].to_numpy(), part["probability"].to_numpy(), 0.5,
+                                 f"{name} on {last_set}: mistakes first (red), threshold 0.5")
+
+
+def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_path, plots_dir):
+    """Evaluate every model in `model_paths` per `cfg` (config.Evaluate); writes the metrics, the plots
+    and each model's threshold; returns one line per model."""
+    features = Features(features_dir)
+    processed = open_processed(processed_dir)
+    sets = load_test_sets(splits_dir, cfg.test_sets)
+    probes = features.info["probes"]
+    largest = max(sets.values(), key=len)["id"].to_numpy()
+    results, predictions, thresholds, loaded, lines = {}, [], {}, {}, []
+    for path in model_paths:
+        model = registry.load(path, features, processed)
+        name = model.name
+        if name in loaded:
+            raise UserError(f"{path}: two models named {name!r}")
+        loaded[name] = model
+        results[name], table, thresholds[name] = evaluate_model(model, sets, splits_dir, cfg.threshold_rule, probes)
+        check_ids = largest[:cfg.e2e_check]
+        results[name]["e2e_max_abs_diff"] = round(end_to_end_check(model, check_ids), 6)
+        results[name]["e2e_checked"] = int(len(check_ids)) if model.cached else "all"
+        model.card.save_threshold(thresholds[name])
+        predictions.append(table)
+        lines.append(f"{name}: " + ", ".join(f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}"
+                                             for s in sets) + f", threshold {thresholds[name]['threshold']:.3f}")
+    predictions = pd.concat(predictions)
+    # 6 decimals: TensorFlow on CPU may move the 8th between runs; the metrics use the full values
+    write_csv(f"{plots_dir}/predictions.csv", predictions.round({"probability": 6}))
+    write_plots(predictions, thresholds, loaded, processed, plots_dir, cfg.gallery)
+    write_json(metrics_path, results)
+    return lines

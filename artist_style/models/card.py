@@ -1,0 +1,36 @@
+"""A model's card: the small JSON files beside a saved model, in one place.
+
+For models/refined.keras (or models/baseline.weights.json) they are:
+- models/refined.json: how the model was made and how images must be prepared for it (written by training);
+- models/refined.threshold.json: the decision threshold chosen on validation (written by evaluate).
+"""
+from pathlib import Path
+
+from artist_style.files import read_json, write_json
+
+MODEL_SUFFIXES = (".keras", ".weights.json")  # a Keras model, the classical baseline
+
+
+class ModelCard:
+    def __init__(self, model_path):
+        self.model_path = str(model_path)
+        stem = next((self.model_path.removesuffix(s) for s in MODEL_SUFFIXES if self.model_path.endswith(s)),
+                    self.model_path)
+        self.name = Path(stem).name
+        self.meta_path = f"{stem}.json"
+        self.threshold_path = f"{stem}.threshold.json"
+
+    def meta(self):
+        return read_json(self.meta_path)
+
+    def save_meta(self, meta):
+        write_json(self.meta_path, meta)
+
+    def threshold(self):
+        """(threshold, where it came from): the chosen one, or 0.5 when evaluate has not run."""
+        if Path(self.threshold_path).exists():
+            return float(read_json(self.threshold_path)["threshold"]), self.threshold_path
+        return 0.5, "default 0.5 (no threshold file: run dvc repro evaluate)"
+
+    def save_threshold(self, info):
+        write_json(self.threshold_path, info)

@@ -1,0 +1,134 @@
+"""Head training shared by train_base and train_refined.
+
+The head learns on cached backbone features, so a head experiment never reruns the backbone.
+The result is exported as one end-to-end model (uint8 image in, probability out) beside a
+small JSON that says how it was made and how images must be prepared for it.
+"""
+import time
+
+import keras
+import numpy as np
+
+from artist_style.data.features import Features
+from artist_style.errors import UserError
+from artist_style.files import ensure_parent, read_csv, require_dir, write_json
+from artist_style.models import network
+from artist_style.models.card import ModelCard
+
+METRICS = ("loss", "accuracy", "auc")
+
+
+def labelled(features, split_file, augmented):
+    """(feature rows, labels) of a split's images: originals, plus their augmented views if asked."""
+    table = read_csv(split_file, dtype={"id": str})
+    rows, ids = features.rows(table["id"])
+    if augmented:
+        view_rows, view_ids = features.rows(table["id"], kind="view")
+        rows, ids = np.concatenate([rows, view_rows]), np.concatenate([ids, view_ids])
+    labels = table.set_index("id")["label"]
+    return rows, labels.loc[ids].to_numpy(dtype=np.float32)
+
+
+class Batches(keras.utils.PyDataset):
+    """(features, labels) batches read by row from the memory-mapped feature array: the training set
+    never has to fit in memory. Shuffled again at every epoch when given a seed."""
+
+    def __init__(self, array, rows, labels, batch_size, seed=None):
+        super().__init__()
+        self.array, self.rows, self.labels, self.batch_size = array, rows, labels, batch_size
+        self.rng = np.random.default_rng(seed) if seed is not None else None
+        self.order = np.arange(len(rows))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __getitem__(self, i):
+        pick = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        pick = pick[np.argsort(self.rows[pick])]  # ascending rows: sequential reads of the map
+        return np.asarray(self.array[self.rows[pick]], dtype=np.float32), self.labels[pick]
+
+    def on_epoch_end(self):
+        if self.rng is not None:
+            self.rng.shuffle(self.order)
+
+
+def moments(array, rows, chunk=4096):
+    """Per-feature mean and variance of array[rows], read in chunks (float64 sums)."""
+    total = np.zeros(array.shape[1])
+    squares = np.zeros(array.shape[1])
+    for start in range(0, len(rows), chunk):
+        part = np.asarray(array[np.sort(rows[start:start + chunk])], dtype=np.float64)
+        total += part.sum(axis=0)
+        squares += np.square(part).sum(axis=0)
+    mean = total / len(rows)
+    return mean, np.maximum(squares / len(rows) - np.square(mean), 0.0)
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Remember the weights of the epoch with the best validation accuracy; among epochs tied on it
+    (common with small validation sets), the one with the lowest validation loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.best, self.epoch, self.weights = None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = (logs["val_accuracy"], -logs["val_loss"])
+        if self.best is None or score > self.best:
+            self.best, self.epoch, self.weights = score, epoch, self.model.get_weights()
+
+
+def fit_head(cfg, seed, train, val, live_dir):
+    """Train the head on Batches with dvclive logging; keep the best-val-accuracy epoch or the last."""
+    import tensorflow as tf
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    stats = moments(train.array, train.rows) if cfg.standardize else None
+    head = network.build_head(train.array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats)
+    head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy",
+                 metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
+    best = KeepBest()
+    with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
+        history = head.fit(train, validation_data=val, epochs=cfg.epochs,
+                           callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
+    if cfg.keep == "best":
+        head.set_weights(best.weights)
+        return head, history, best.epoch
+    return head, history, cfg.epochs - 1
+
+
+def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, live_dir):
+    """Train the head `name` per `cfg` (config.Train) on the split in `split_dir`, export the end-to-end
+    model to `model_path` with its card, write the metrics; returns a one-line summary."""
+    features = Features(features_dir)
+    info = features.info
+    require_dir(split_dir, f"the split lists of {name}'s version {cfg.version}")
+    array = features.array(cfg.pooling)
+    rows, y = labelled(features, f"{split_dir}/train.csv", cfg.augmented)
+    val_rows, yv = labelled(features, f"{split_dir}/val.csv", False)
+    train_batches = Batches(array, rows, y, cfg.batch_size, seed=seed)
+    val = Batches(array, val_rows, yv, cfg.batch_size)
+    start = time.time()
+    head, history, kept = fit_head(cfg, seed, train_batches, val, live_dir)
+    seconds = time.time() - start
+
+    backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"])
+    if network.fingerprint(backbone) != info["fingerprint"]:
+        raise UserError(f"the {info['backbone']} backbone built now differs from the one featurize used "
+                        f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
+    model = network.export(info["backbone"], backbone, cfg.pooling, head)
+    model.save(ensure_parent(model_path))
+    ModelCard(model_path).save_meta({
+        "name": name, "version": cfg.version, "pooling": cfg.pooling,
+        "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],
+        "image_size": info["image_size"], "resize": info["resize"]})
+    write_json(metrics_path, {
+        "epochs": cfg.epochs, "kept_epoch": kept + 1, "n_train": len(y), "n_val": len(yv),
+        "train": {m: round(float(history[m][kept]), 6) for m in METRICS},
+        "val": {m: round(float(history["val_" + m][kept]), 6) for m in METRICS}})
+    return (f"kept epoch {kept + 1}/{cfg.epochs}, val accuracy {history['val_accuracy'][kept]:.3f}, "
+            f"{len(y)} training rows, head trained in {seconds:.1f} s -> {model_path}")
