@@ -39,7 +39,7 @@ def test_dvc_repro_then_head_experiment(tiny_project):
     for path in ("models/base.keras", "models/refined.keras", "models/refined.threshold.json",
                  "plots/evaluate/confusion_refined_v2_test.png", "plots/evaluate/roc_v2_test.png",
                  "plots/evaluate/plots/sklearn/confusion/refined_v2_test.json",
-                 "plots/train_refined/plots/metrics/eval/accuracy.tsv", "models/baseline.joblib",
+                 "plots/train_refined/plots/metrics/eval/accuracy.tsv", "models/baseline.weights.json",
                  "models/baseline.threshold.json", "plots/evaluate/plots/sklearn/roc/baseline_v2_test.json",
                  "plots/evaluate/gallery_baseline.png", "plots/comparison.png", "dvc.lock"):
         assert (tiny_project / path).exists(), path
