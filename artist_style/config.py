@@ -24,6 +24,7 @@ Resize = Literal["pad", "stretch", "crop"]
 Role = Literal["target", "other"]
 ThresholdRule = Literal["f1", "balanced_accuracy"]
 Keep = Literal["best", "last"]
+Precision = Literal["float32", "bfloat16"]
 NAMED_WEIGHTS = ("hed", "imagenet", "none")
 
 
@@ -100,6 +101,7 @@ class Preprocess(Section):
 class Featurize(Section):
     backbone: Backbone
     weights: Annotated[str, AfterValidator(_weights)]
+    precision: Precision
     batch_size: Annotated[int, Ge(1), Le(4096)]
     views: Annotated[int, Ge(0), Le(64)]
     shift: Annotated[float, Ge(0), Le(0.5)]

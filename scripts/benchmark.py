@@ -1,16 +1,19 @@
-"""Benchmark the model stages on the sample, on this machine, and print the measured figures.
+"""Benchmark the pipeline on the sample, on this machine; print the figures and write metrics/benchmark.json.
 
-    python scripts/benchmark.py [--keep DIR]
+    python scripts/benchmark.py [--keep DIR] [--out metrics/benchmark.json]
 
 1. clones the repository's HEAD into a temporary folder (no outputs, an empty DVC cache) and times a
-   cold `dvc repro` of the whole pipeline, with featurize's own images/second;
-2. times one head-only experiment there (`dvc exp run -S train_refined.dropout=0.3`), which must not
-   rerun featurize;
-3. times `python -m artist_style.predict` on the sample's v2 test images (images/second, end to end);
-4. says whether the cold run's metrics equal the metrics committed in git.
-Takes about 8 minutes on 2 cores. Run it from the repository root with the virtualenv active.
+   cold `dvc repro` of the whole pipeline, with featurize's own images/second; says whether the
+   cold run left `git status` clean (byte-identical outputs) and its metrics equal the committed ones;
+2. times a no-op `dvc repro`;
+3. times one head-only experiment (`dvc exp run -S train_refined.dropout=0.3`), which must not
+   rerun featurize, then the same experiment again (restored from DVC's run cache, or retrained);
+4. times `python -m artist_style.predict` on the sample's v2 test images (images/second, end to end).
+Takes about 5 minutes on 2 cores. Run it from the repository root with the virtualenv active and
+nothing else running.
 """
 import argparse
+import json
 import os
 import platform
 import re
@@ -52,7 +55,9 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", help="clone into this folder and keep it (default: a temporary folder)")
+    parser.add_argument("--out", default=str(ROOT / "metrics/benchmark.json"), help="where to write the figures")
     args = parser.parse_args()
+    figures = {"cpu": machine()}
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="benchmark-"))
     clone = work / "clone"
     try:
@@ -62,20 +67,39 @@ def main():
         cold, log = run(["dvc", "repro"], clone)
         speed = re.search(r"featurize: (\d+) images .* in ([\d.]+) s, ([\d.]+) images/s", log)
         print(f"cold dvc repro, whole pipeline on the sample: {cold:.0f} s", flush=True)
+        figures["cold_repro_s"] = round(cold, 1)
         if speed:
             print(f"featurize: {speed.group(1)} images in {speed.group(2)} s = {speed.group(3)} images/s", flush=True)
+            figures["featurize_img_per_s"] = float(speed.group(3))
+        changed = run(["git", "status", "--porcelain"], clone)[1].split("\n")
+        changed = [line for line in changed if line.strip()]
+        print(f"git status after the cold run: {'clean' if not changed else ', '.join(changed)}", flush=True)
+        figures["cold_repro_git_clean"] = not changed
+
+        noop, _ = run(["dvc", "repro"], clone)
+        print(f"no-op dvc repro: {noop:.2f} s", flush=True)
+        figures["noop_repro_s"] = round(noop, 2)
 
         same = all((clone / p).read_text() == (ROOT / p).read_text()
                    for p in subprocess.run(["git", "ls-files", "metrics"], cwd=ROOT, capture_output=True,
                                            text=True, check=True).stdout.split())
         print(f"metrics of the cold run equal the committed ones: {'yes' if same else 'NO'}", flush=True)
+        figures["cold_metrics_equal_committed"] = same
 
         run(["git", "add", "-A"], clone)
         run(["git", "-c", "user.email=b@example.com", "-c", "user.name=benchmark", "commit", "-qm", "run"], clone)
         head_only, log = run(["dvc", "exp", "run", "-S", "train_refined.dropout=0.3"], clone)
         reran = sorted(set(re.findall(r"Running stage '([^']+)'", log)))
-        print(f"head-only experiment (train_refined.dropout=0.3): {head_only:.0f} s, stages run: {', '.join(reran)}",
+        print(f"head-only experiment (train_refined.dropout=0.3): {head_only:.1f} s, stages run: {', '.join(reran)}",
               flush=True)
+        figures["head_experiment_s"] = round(head_only, 1)
+        figures["head_experiment_stages"] = reran
+        again, log = run(["dvc", "exp", "run", "-S", "train_refined.dropout=0.3"], clone)
+        rerun = sorted(set(re.findall(r"Running stage '([^']+)'", log)))
+        print(f"the same experiment again: {again:.1f} s, stages run: {', '.join(rerun) or 'none (restored)'}",
+              flush=True)
+        figures["repeated_experiment_s"] = round(again, 1)
+        figures["repeated_experiment_stages"] = rerun
 
         test = pd.read_csv(clone / "data/splits/v2/test.csv", dtype={"id": str})
         images = pd.read_csv(clone / "data/interim/images.csv", dtype={"id": str}).set_index("id")
@@ -88,6 +112,9 @@ def main():
         seconds, _ = run(command, clone)
         print(f"predict (end to end, incl. start-up): {len(test)} images in {seconds:.1f} s = "
               f"{len(test) / seconds:.1f} images/s", flush=True)
+        figures["predict_img_per_s"] = round(len(test) / seconds, 1)
+        Path(args.out).write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {args.out}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

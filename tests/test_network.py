@@ -99,3 +99,46 @@ def test_load_model_errors_are_one_line(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(UserError, match="cannot load as a Keras model"):
         network.load_model(str(bad))
+
+
+def test_bfloat16_falls_back_to_float32_with_one_line_where_the_cpu_lacks_it(monkeypatch):
+    monkeypatch.setattr(network, "bf16_supported", lambda: False)
+    assert network.resolve_precision("bfloat16") == ("float32", network.resolve_precision("bfloat16")[1])
+    note = network.resolve_precision("bfloat16")[1]
+    assert "no bfloat16 instructions" in note and "float32 is used" in note and "\n" not in note
+    assert network.resolve_precision("float32") == ("float32", None)
+    monkeypatch.setattr(network, "bf16_supported", lambda: True)
+    assert network.resolve_precision("bfloat16") == ("bfloat16", None)
+
+
+def test_bfloat16_backbone_computes_in_bfloat16_and_has_its_own_fingerprint():
+    images = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3)).astype(np.float32)
+    full = network.build_backbone("vgg16", "none", 32, seed=5)
+    half = network.build_backbone("vgg16", "none", 32, seed=5, precision="bfloat16")
+    assert network.precision_of(full) == "float32" and network.precision_of(half) == "bfloat16"
+    assert network.fingerprint(full) != network.fingerprint(half)
+    a = network.build_featurizer("vgg16", full).predict(images, verbose=0)["style"]
+    b = network.build_featurizer("vgg16", half).predict(images, verbose=0)["style"]
+    assert b.dtype == np.float32  # stored features stay float32
+    assert np.median(np.abs(a - b) / (np.abs(a) + 1e-3)) < 0.05  # close, not equal
+
+
+def test_saved_model_bytes_are_reproducible_and_load(tmp_path):
+    import hashlib
+
+    def build_and_save(path):
+        backbone = network.build_backbone("vgg16", "none", 32, seed=2)
+        head = network.build_head(2 * (64 + 128 + 256 + 512 + 512), 4, moments=None)
+        network.save_model(network.export("vgg16", backbone, "style", head), path)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    import keras
+    keras.backend.clear_session()  # layer names count up within a process; each stage is a new process
+    keras.utils.set_random_seed(0)
+    first = build_and_save(tmp_path / "a.keras")
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    assert build_and_save(tmp_path / "b.keras") == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]  # no temporary files left
+    model = network.load_model(str(tmp_path / "a.keras"))
+    assert model.predict(np.zeros((1, 32, 32, 3), np.uint8), verbose=0).shape == (1, 1)

@@ -1,4 +1,4 @@
-"""The report: its table holds exactly the numbers of metrics/evaluate.json, one row per model, test set and probe."""
+"""The report: its table holds exactly the numbers of evaluate's details, one row per model, test set and probe."""
 import json
 
 from artist_style.evaluation import report
@@ -16,7 +16,7 @@ def fake_metrics():
 
 
 def test_committed_report_equals_committed_metrics():
-    results = json.loads((ROOT / "metrics/evaluate.json").read_text())
+    results = json.loads((ROOT / "plots/evaluate/details.json").read_text())
     assert_same(parse((ROOT / "metrics/report.md").read_text()), results)
     assert (ROOT / "metrics/report.md").read_text() == report.markdown(results)  # not edited by hand
 

@@ -1,0 +1,1 @@
+"""Data: sources, images, ingest, splits, processed pixels and backbone features."""

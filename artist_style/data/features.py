@@ -108,7 +108,10 @@ def featurize(processed, splits_dir, out, cfg, seed):
 
     from artist_style.models import network
 
-    backbone = network.build_backbone(cfg.backbone, cfg.weights, processed.pixels.shape[1], seed)
+    precision, note = network.resolve_precision(cfg.precision)
+    if note:
+        print(note)
+    backbone = network.build_backbone(cfg.backbone, cfg.weights, processed.pixels.shape[1], seed, precision)
     featurizer = network.build_featurizer(cfg.backbone, backbone)
     table = plan(processed.index, splits_dir, cfg)
     dims = {k: v.shape[-1] for k, v in featurizer.output.items()}
@@ -128,7 +131,7 @@ def featurize(processed, splits_dir, out, cfg, seed):
     seconds = time.time() - start
     write_csv(f"{out}/index.csv", table.assign(row=range(len(table))))
     write_json(f"{out}/backbone.json", {
-        "backbone": cfg.backbone, "weights": cfg.weights, "seed": seed, **processed.meta,
+        "backbone": cfg.backbone, "weights": cfg.weights, "seed": seed, "precision": precision, **processed.meta,
         "probes": list(cfg.probes), "hue_degrees": cfg.hue_degrees,
         "fingerprint": network.fingerprint(backbone), "dims": dims})
     return len(table), seconds, table["kind"].value_counts().to_dict()

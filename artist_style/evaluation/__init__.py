@@ -1,0 +1,1 @@
+"""Evaluation: scoring, evaluate, plots, Grad-CAM explanations, the report."""

@@ -25,6 +25,24 @@ from artist_style.files import read_csv, write_csv, write_json
 from artist_style.models import registry
 
 E2E_TOLERANCE = 1e-3
+DECIMALS = 6  # probabilities are rounded once: predictions.csv and every metric use the same values
+SUMMARY = ("accuracy", "f1_macro", "roc_auc")  # what metrics/evaluate.json keeps of each test set and probe
+
+
+def rounded(probabilities):
+    return np.round(np.asarray(probabilities, dtype=np.float64), DECIMALS)
+
+
+def summary(results):
+    """The numbers people compare across experiments: per model its threshold and, per test set and
+    probe, SUMMARY. The rest (per-class scores, confusion counts, n, the end-to-end check) is in details."""
+    out = {}
+    for model, result in results.items():
+        out[model] = {"threshold": result["threshold"]}
+        for key, value in result.items():
+            if isinstance(value, dict):
+                out[model][key] = {probe: {k: m[k] for k in SUMMARY} for probe, m in value.items()}
+    return out
 
 
 def load_test_sets(splits_dir, versions):
@@ -36,16 +54,15 @@ def load_test_sets(splits_dir, versions):
 def evaluate_model(model, sets, splits_dir, rule, probes):
     """(metrics, predictions table, threshold info) of one model on every test set and probe."""
     val = read_csv(f"{splits_dir}/{model.meta['version']}/val.csv", dtype={"id": str})
-    threshold, val_score = choose_threshold(val["label"], model.predict(val["id"]), rule)
+    threshold, val_score = choose_threshold(val["label"], rounded(model.predict(val["id"])), rule)
     result = {"threshold": round(threshold, 6)}
     rows = []
     for set_name, table in sets.items():
         result[set_name] = {}
         for kind in ("original", *probes):
-            probs = model.predict(table["id"], kind)
+            probs = rounded(model.predict(table["id"], kind))
             labels = table["label"].to_numpy()
-            result[set_name][kind] = {**binary_metrics(labels, probs),
-                                      "at_threshold": binary_metrics(labels, probs, threshold)}
+            result[set_name][kind] = binary_metrics(labels, probs, threshold)
             rows.append(pd.DataFrame({"model": model.name, "test_set": set_name, "probe": kind,
                                       "id": table["id"].to_numpy(), "label": labels, "probability": probs}))
     info = {"threshold": threshold, "rule": rule, "val_score": round(val_score, 6),
@@ -65,20 +82,22 @@ def end_to_end_check(model, ids):
 
 
 def write_plots(predictions, thresholds, loaded, processed, out, gallery):
-    """dvclive confusion/ROC/PR data for dvc plots, and the PNGs."""
+    """dvclive confusion/ROC/PR data for dvc plots, and the PNGs; predicted labels use each model's
+    threshold, as the metrics do."""
     from dvclive import Live
     original = predictions[predictions["probe"] == "original"]
     with Live(out, dvcyaml=False, save_dvc_exp=False) as live:
         for (name, set_name), part in original.groupby(["model", "test_set"], sort=True):
             y, p = part["label"].to_numpy(), part["probability"].to_numpy(dtype=float)
-            predicted = (p >= 0.5).astype(int)
+            t = thresholds[name]["threshold"]
+            predicted = (p >= t).astype(int)
             names = np.array(plots.CLASS_NAMES)
             live.log_sklearn_plot("confusion_matrix", names[y], names[predicted],
                                   name=f"confusion/{name}_{set_name}.json")
             live.log_sklearn_plot("roc", y, p, name=f"roc/{name}_{set_name}.json")
             live.log_sklearn_plot("precision_recall", y, p, name=f"pr/{name}_{set_name}.json")
             plots.confusion_png(f"{out}/confusion_{name}_{set_name}.png", y, predicted,
-                                   f"{name} on {set_name} (n={len(y)}, threshold 0.5)")
+                                   f"{name} on {set_name} (n={len(y)}, threshold {t:.2f})")
     Path(out, "metrics.json").unlink(missing_ok=True)  # dvclive's empty summary: the metrics are elsewhere
     for set_name, part in original.groupby("test_set", sort=True):
         curves = [(name, m["label"].to_numpy(), m["probability"].to_numpy()) for name, m in part.groupby("model")]
@@ -94,12 +113,13 @@ def write_plots(predictions, thresholds, loaded, processed, out, gallery):
                              thresholds[name]["threshold"],
                              f"{name} on {last_set}: Grad-CAM, regions pushing towards the target artist")
     for name, part in original[original["test_set"] == last_set].groupby("model"):
-        part = part.assign(wrong=(part["probability"] >= 0.5) != part["label"].astype(bool))
+        t = thresholds[name]["threshold"]
+        part = part.assign(wrong=(part["probability"] >= t) != part["label"].astype(bool))
         part = part.sort_values(["wrong", "id"], ascending=[False, True]).head(gallery)
         if len(part):
             plots.gallery_png(f"{out}/gallery_{name}.png", registry.images(processed, part["id"], "original", 0),
-                                 part["label"].to_numpy(), part["probability"].to_numpy(), 0.5,
-                                 f"{name} on {last_set}: mistakes first (red), threshold 0.5")
+                                 part["label"].to_numpy(), part["probability"].to_numpy(), t,
+                                 f"{name} on {last_set}: mistakes first (red), threshold {t:.2f}")
 
 
 def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_path, plots_dir):
@@ -126,8 +146,8 @@ def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_
         lines.append(f"{name}: " + ", ".join(f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}"
                                              for s in sets) + f", threshold {thresholds[name]['threshold']:.3f}")
     predictions = pd.concat(predictions)
-    # 6 decimals: TensorFlow on CPU may move the 8th between runs; the metrics use the full values
-    write_csv(f"{plots_dir}/predictions.csv", predictions.round({"probability": 6}))
+    write_csv(f"{plots_dir}/predictions.csv", predictions)
     write_plots(predictions, thresholds, loaded, processed, plots_dir, cfg.gallery)
-    write_json(metrics_path, results)
+    write_json(f"{plots_dir}/details.json", results)
+    write_json(metrics_path, summary(results))
     return lines

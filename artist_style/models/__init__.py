@@ -1,0 +1,1 @@
+"""Models: networks, head training, the classical baseline, model cards, the registry."""

@@ -29,12 +29,19 @@ def labelled(features, split_file, augmented):
     return rows, labels.loc[ids].to_numpy(dtype=np.float32)
 
 
+IN_MEMORY_BYTES = 256 * 2**20  # up to this size the rows are read once and batches come from memory
+
+
 class Batches(keras.utils.PyDataset):
-    """(features, labels) batches read by row from the memory-mapped feature array: the training set
-    never has to fit in memory. Shuffled again at every epoch when given a seed."""
+    """(features, labels) batches read by row from the feature array. A large training set is read
+    batch by batch from the memory map, so it never has to fit in memory; a small one (IN_MEMORY_BYTES)
+    is read once. The batches are the same either way. Shuffled again at every epoch when given a seed."""
 
     def __init__(self, array, rows, labels, batch_size, seed=None):
         super().__init__()
+        if len(rows) * array.shape[1] * 4 <= IN_MEMORY_BYTES:
+            kept = np.unique(rows)  # sorted, so the rows keep their order
+            array, rows = np.asarray(array[kept], dtype=np.float32), np.searchsorted(kept, rows)
         self.array, self.rows, self.labels, self.batch_size = array, rows, labels, batch_size
         self.rng = np.random.default_rng(seed) if seed is not None else None
         self.order = np.arange(len(rows))
@@ -95,10 +102,14 @@ def fit_head(cfg, seed, train, val, live_dir):
     with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
         history = head.fit(train, validation_data=val, epochs=cfg.epochs,
                            callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
+        kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
+        for key, values in history.items():  # the summary describes the kept epoch, not the last one
+            live.log_metric(f"eval/{key[4:]}" if key.startswith("val_") else f"train/{key}", float(values[kept]),
+                            plot=False)
+        live.summary["kept_epoch"] = kept + 1
     if cfg.keep == "best":
         head.set_weights(best.weights)
-        return head, history, best.epoch
-    return head, history, cfg.epochs - 1
+    return head, history, kept
 
 
 def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, live_dir):
@@ -116,12 +127,13 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
     head, history, kept = fit_head(cfg, seed, train_batches, val, live_dir)
     seconds = time.time() - start
 
-    backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"])
+    backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"],
+                                      info.get("precision", "float32"))
     if network.fingerprint(backbone) != info["fingerprint"]:
         raise UserError(f"the {info['backbone']} backbone built now differs from the one featurize used "
                         f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
     model = network.export(info["backbone"], backbone, cfg.pooling, head)
-    model.save(ensure_parent(model_path))
+    network.save_model(model, ensure_parent(model_path))
     ModelCard(model_path).save_meta({
         "name": name, "version": cfg.version, "pooling": cfg.pooling,
         "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],

@@ -5,14 +5,18 @@ Its layers are named: "normalise" (the backbone's own input scaling), "backbone"
 outputs are the feature maps the poolings use), "pooling" and "head".
 """
 import hashlib
+import json
 import os
+import re
 import typing
+import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import applications, layers, ops
 
-from artist_style.config import Backbone
+from artist_style.config import Backbone, Precision
 from artist_style.errors import UserError
 
 PACKAGE = "artist_style"
@@ -66,7 +70,7 @@ class GapPooling(layers.Layer):
         self.index = index
 
     def call(self, maps):
-        return ops.mean(maps[self.index], axis=(1, 2))
+        return ops.mean(ops.cast(maps[self.index], "float32"), axis=(1, 2))
 
     def get_config(self):
         return {**super().get_config(), "index": self.index}
@@ -83,8 +87,9 @@ class StylePooling(layers.Layer):
     def call(self, maps):
         parts = []
         for i in self.indices:
-            mean = ops.mean(maps[i], axis=(1, 2))
-            var = ops.mean(ops.square(maps[i]), axis=(1, 2)) - ops.square(mean)
+            x = ops.cast(maps[i], "float32")  # statistics in float32, whatever the backbone computed in
+            mean = ops.mean(x, axis=(1, 2))
+            var = ops.mean(ops.square(x), axis=(1, 2)) - ops.square(mean)
             parts += [mean, ops.sqrt(ops.maximum(var, 0.0) + 1e-6)]
         return ops.concatenate(parts, axis=-1)
 
@@ -128,10 +133,36 @@ def load_hed_into_vgg16(model):
                 model.get_layer(f"block{block}_conv{i + 1}").set_weights([group["0"][()], group["1"][()]])
 
 
-def build_backbone(backbone, weights, image_size, seed=0):
+def bf16_supported():
+    """Whether bfloat16 runs natively here: an x86 CPU with AMX-BF16 or AVX512-BF16, or a GPU."""
+    import tensorflow as tf
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return re.search(r"\b(amx_bf16|avx512_bf16)\b", flags) is not None
+
+
+def resolve_precision(asked: Precision):
+    """(the precision to use, a one-line note when it differs from the one asked for)."""
+    if asked == "bfloat16" and not bf16_supported():
+        return "float32", ("featurize.precision = bfloat16: this CPU has no bfloat16 instructions "
+                           "(AMX-BF16 or AVX512-BF16), so float32 is used")
+    return asked, None
+
+
+def precision_of(model):
+    """"bfloat16" when any layer of the model computes in bfloat16, else "float32"."""
+    return "bfloat16" if any(layer.compute_dtype == "bfloat16" for layer in model.layers) else "float32"
+
+
+def build_backbone(backbone, weights, image_size, seed=0, precision: Precision = "float32"):
     """A frozen model: float RGB 0..255 after Normalise -> list of feature maps (see map_names).
 
     With weights none the random initialisation comes from `seed`, so every stage builds the same network.
+    precision bfloat16 makes its layers compute in bfloat16 (weights stay float32: Keras's mixed_bfloat16).
     """
     if backbone not in BACKBONES:
         raise UserError(f"featurize.backbone = {backbone!r}: must be one of {', '.join(BACKBONES)}")
@@ -140,6 +171,8 @@ def build_backbone(backbone, weights, image_size, seed=0):
     constructor = BACKBONES[backbone][0]
     shape = (image_size, image_size, 3)
     keras.utils.set_random_seed(seed)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     try:
         base = constructor(weights="imagenet" if weights == "imagenet" else None,
                            include_top=False, input_shape=shape)
@@ -148,6 +181,8 @@ def build_backbone(backbone, weights, image_size, seed=0):
             raise UserError(f"featurize.weights = imagenet: could not get the ImageNet weights for {backbone} "
                             f"(they download on first use; offline, use weights: hed or none): {err}")
         raise UserError(f"cannot build backbone {backbone} at image_size {image_size}: {err}")
+    finally:
+        keras.config.set_dtype_policy(previous)
     if weights == "hed":
         load_hed_into_vgg16(base)
     elif weights not in ("imagenet", "none"):
@@ -166,11 +201,51 @@ def normalisation(backbone):
 
 
 def fingerprint(backbone_model):
-    """SHA-256 of the backbone's weights: the same fingerprint means the same features."""
+    """SHA-256 of the backbone's weights (and its precision, unless float32): the same fingerprint
+    means the same features."""
     digest = hashlib.sha256()
     for w in backbone_model.weights:
         digest.update(np.ascontiguousarray(ops.convert_to_numpy(w), dtype=np.float32).tobytes())
+    if precision_of(backbone_model) != "float32":
+        digest.update(precision_of(backbone_model).encode())
     return digest.hexdigest()[:16]
+
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _renumber_shared_objects(config):
+    """Keras's shared_object_id values (Python object ids) as 0, 1, 2... in order of appearance."""
+    ids = {}
+    return re.sub(rb'"shared_object_id": (\d+)',
+                  lambda m: b'"shared_object_id": %d' % ids.setdefault(m.group(1), len(ids)), config)
+
+
+def save_model(model, path):
+    """model.save, made byte-reproducible: the same model always gives the same file. Keras writes a
+    save date, the zip entries' times and Python object ids (`shared_object_id`); the date is
+    dropped, the times fixed, and the ids renumbered in order of appearance (they only link
+    shared objects within the file). The file is written under a temporary name, then renamed."""
+    path = str(path)
+    raw, tmp = f"{path}.raw.keras", f"{path}.tmp"
+    model.save(raw)
+    try:
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(tmp, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta.pop("date_saved", None)
+                    data = json.dumps(meta).encode()
+                elif info.filename == "config.json":
+                    data = _renumber_shared_objects(data)
+                entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+                entry.compress_type, entry.external_attr = info.compress_type, 0o644 << 16
+                dst.writestr(entry, data)
+        os.replace(tmp, path)
+    finally:
+        for leftover in (raw, tmp):
+            Path(leftover).unlink(missing_ok=True)
 
 
 def build_featurizer(backbone, backbone_model):
