@@ -9,6 +9,7 @@ and backbone.json: the backbone, its weights and their fingerprint, and how the 
 """
 import glob
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,7 @@ def featurize(processed, splits_dir, out, cfg, seed):
 
     from artist_style.models import network
 
+    Path(f"{out}/backbone.json").unlink(missing_ok=True)  # written last: without it the folder is incomplete
     backbone = network.build_backbone(cfg.backbone, cfg.weights, processed.pixels.shape[1], seed)
     featurizer = network.build_featurizer(cfg.backbone, backbone)
     table = plan(processed.index, splits_dir, cfg)
