@@ -387,7 +387,7 @@ def test_predict_keeps_going_through_hostile_inputs(tmp_path, small_model):
 
 # --- archives, manifests, empty sources ------------------------------------------
 
-def test_zip_members_sharing_a_name_are_read_each_by_its_own_entry(tmp_path):
+def test_zip_members_sharing_a_name_the_first_is_read_the_others_rejected(tmp_path):
     first, second = png_bytes(drawing("target", 1)), png_bytes(drawing("target", 2))
     archive = tmp_path / "twice.zip"
     with zipfile.ZipFile(archive, "w") as z, pytest.warns(UserWarning, match="Duplicate name"):
