@@ -4,6 +4,7 @@ Every problem is reported at once, one line each, naming the key, the bad value 
 unknown keys are rejected with the allowed ones listed. The enumerations below are the only list of
 allowed names: the code that implements them (networks, probes, scoring) imports them from here.
 """
+import os
 import re
 import typing
 from pathlib import Path
@@ -40,6 +41,18 @@ def _existing(value):
     return value
 
 
+def _a_file(value):
+    if not Path(value).is_file():
+        raise ValueError("must be a CSV file")
+    return value
+
+
+def _relative(value):
+    if not value.strip() or ".." in Path(value).parts:
+        raise ValueError("must be a non-empty path inside the source, without '..'")
+    return value
+
+
 def _unique(items):
     if len({repr(i) for i in items}) != len(items):
         raise ValueError("must not repeat an item")
@@ -50,12 +63,6 @@ def _weights(value):
     if value in NAMED_WEIGHTS or Path(value).is_file():
         return value
     raise ValueError("must be hed, imagenet, none, or the path of an existing weights file")
-
-
-def _nonempty(value):
-    if not value.strip():
-        raise ValueError("must be a non-empty string")
-    return value
 
 
 Name = Annotated[str, AfterValidator(_name)]
@@ -72,8 +79,8 @@ class Source(Section):
     path: ExistingPath
     role: Role
     versions: Names
-    subdir: Optional[Annotated[str, AfterValidator(_nonempty)]] = None
-    manifest: Optional[ExistingPath] = None
+    subdir: Optional[Annotated[str, AfterValidator(_relative)]] = None
+    manifest: Optional[Annotated[ExistingPath, AfterValidator(_a_file)]] = None
 
 
 class Data(Section):
@@ -84,7 +91,13 @@ class Data(Section):
 class Ingest(Section):
     min_side: Annotated[int, Ge(1)]
     max_pixels: Annotated[int, Ge(1)]
+    max_file_mb: Annotated[int, Ge(1), Le(4096)]
+    near_duplicate_distance: Annotated[int, Ge(0), Le(31)]
     workers: Annotated[int, Ge(1), Le(256)]
+
+    @property
+    def max_bytes(self):
+        return self.max_file_mb * 2**20
 
 
 class Split(Section):
@@ -212,6 +225,10 @@ def problems(err, raw):
     return out
 
 
+OUTSIDE = ("is outside the project, so DVC cannot track it: copy it into data/raw/ and run `dvc add data/raw/<name>` "
+           "(or `dvc import-url <url or path> data/raw/<name>`), then give data/raw/<name> here")
+
+
 def cross_checks(p):
     """[(key, value, why)] for what one field alone cannot say: versions, roles, archives."""
     wrong, versions = [], p.data.versions
@@ -223,6 +240,16 @@ def cross_checks(p):
                   for v in s.versions if v not in versions]
         if Path(s.path).is_file() and not s.path.lower().endswith(".zip"):
             wrong.append((f"data.sources[{i}].path", s.path, "must be a folder or a .zip archive"))
+    tracked = ingest_data_deps()
+    for i, s in enumerate(p.data.sources):
+        for key in ("path", "manifest"):
+            where = getattr(s, key)
+            if where and (Path(where).is_absolute() or os.path.normpath(where).split(os.sep)[0] == ".."):
+                wrong.append((f"data.sources[{i}].{key}", where, OUTSIDE))
+            elif tracked and where and not any(_under(where, folder) for folder in tracked):
+                wrong.append((f"data.sources[{i}].{key}", where,
+                              f"is not under {' or '.join(tracked)}, the data dvc.yaml's ingest stage depends on, "
+                              "so DVC would not rerun ingest when it changes: move it under data/raw/"))
     for v in versions:
         roles = {s.role for s in p.data.sources if v in s.versions}
         if not roles:
@@ -236,6 +263,20 @@ def cross_checks(p):
     wrong += [("evaluate.test_sets", v, f"must be among data.versions ({', '.join(versions)})")
               for v in p.evaluate.test_sets if v not in versions]
     return wrong
+
+
+def ingest_data_deps(dvc_file="dvc.yaml"):
+    """The data paths dvc.yaml's ingest stage depends on; None without a readable dvc.yaml here."""
+    try:
+        deps = yaml.load(Path(dvc_file).read_text(), Loader=_NoAliases)["stages"]["ingest"]["deps"]  # noqa: S506
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return [d for d in deps if isinstance(d, str) and not d.endswith(".py")] or None
+
+
+def _under(path, folder):
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
 
 
 def describe(field):

@@ -12,12 +12,22 @@ def run(main):
     try:
         code = main()
     except UserError as err:
+        _close_progress_bars()
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def _close_progress_bars():
+    """End any progress bar left open by the error, so the message starts on its own line."""
+    if "tqdm" in sys.modules:
+        from tqdm import tqdm
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
 
 
 def stage_args(doc, *paths, positional=(), many=()):

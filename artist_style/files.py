@@ -1,5 +1,9 @@
-"""Reading and writing the pipeline's small files (CSV, JSON), with one clear error when one is missing."""
+"""Reading and writing the pipeline's small files (CSV, JSON), with one clear error when one is missing
+or unreadable. Every file is written atomically: to a temporary file beside it, then renamed over it, so
+a reader never sees half a file, even after kill -9."""
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +16,21 @@ def ensure_parent(path):
     return Path(path)
 
 
+@contextmanager
+def atomic(path):
+    """Yield a temporary path beside `path`; when the block ends without an error, rename it to `path`."""
+    target = ensure_parent(path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield temp
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def write_json(path, data):
-    ensure_parent(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    with atomic(path) as temp:
+        temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path):
@@ -21,17 +38,38 @@ def read_json(path):
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: file not found (run the stage that makes it: dvc repro)")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"{path}: not a readable JSON file: {_first_line(err)}")
 
 
 def write_csv(path, frame):
-    frame.to_csv(ensure_parent(path), index=False, lineterminator="\n")
-
-
-def read_csv(path, **kwargs):
     try:
-        return pd.read_csv(path, keep_default_na=False, **kwargs)
+        with atomic(path) as temp:
+            frame.to_csv(temp, index=False, lineterminator="\n")
+    except UnicodeEncodeError as err:
+        raise UserError(f"{path}: not written: a value is not valid UTF-8 ({_first_line(err)})")
+
+
+def read_csv(path, what="file", **kwargs):
+    """A CSV as a DataFrame of strings where not told otherwise (empty cells stay ""), or one UserError
+    naming the file: missing, a folder, empty, not UTF-8, or not a CSV."""
+    try:
+        return pd.read_csv(path, keep_default_na=False, encoding="utf-8", **kwargs)
     except FileNotFoundError:
-        raise UserError(f"{path}: file not found (run the stage that makes it: dvc repro)")
+        raise UserError(f"{path}: {what} not found" + (" (run the stage that makes it: dvc repro)"
+                                                      if what == "file" else ""))
+    except IsADirectoryError:
+        raise UserError(f"{path}: {what} is a folder, not a CSV file")
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: {what} is empty (a CSV needs at least a header row)")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: {what} is not UTF-8 text (save it as a UTF-8 CSV)")
+    except (pd.errors.ParserError, ValueError, OSError) as err:
+        raise UserError(f"{path}: {what} is not a readable CSV: {_first_line(err)}")
+
+
+def _first_line(err):
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
 
 
 def require_dir(folder, what):

@@ -20,48 +20,88 @@ import numpy as np
 from artist_style.data import sources
 from artist_style.data.images import Rejected, open_image, prepare, to_rgb
 from artist_style.errors import UserError, run
+from artist_style.files import atomic
 from artist_style.models.card import ModelCard
 from artist_style.parallel import parallel_map
 
 COLUMNS = ["path", "probability", "predicted", "threshold", "error"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def cell(value):
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading ' (OWASP)."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def gather(paths):
-    """(shown path, container, member, name for its explanation) for every file under the paths, in order."""
+    """[(shown path, container, member, explanation file name, error)] for every file under the paths, in
+    order. Files that cannot be listed (links in a folder, special files, names that are not UTF-8, a zip
+    that does not open, an empty folder) come with an error and no container."""
     out = []
 
-    def archive(zip_path, shown, label):
-        return [(f"{shown}/{m}", str(zip_path), m, f"{label}/{m}") for m in sources.list_files(zip_path)]
+    def listing(container, shown, label):
+        try:
+            files, problems = sources.scan(container)
+        except UserError as err:
+            return [(shown, None, None, None, f"bad_zip: {err}")]
+        rows = [(f"{shown}/{name}", None, None, None, f"{reason}: {detail}") for name, reason, detail in problems]
+        for name in files:
+            inner = f"{label}/{name}" if label else name
+            if not sources.is_zip(container) and sources.is_zip(Path(container) / name):
+                rows += listing(str(Path(container) / name), f"{shown}/{name}", inner)
+            else:
+                rows.append((f"{shown}/{name}", container, name, inner, None))
+        if not files and not problems:
+            rows.append((shown, None, None, None, "no_files: nothing to read here"))
+        return sorted(rows, key=lambda row: row[0])
 
     for given in paths:
         path = Path(given)
+        shown = sources.shown(str(path))
         if sources.is_zip(path):
-            out += archive(path, given, path.name)
+            out += listing(given, shown, sources.shown(path.name))
         elif path.is_dir():
-            for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                rel = f.relative_to(path).as_posix()
-                if sources.is_zip(f):
-                    out += archive(f, str(f), rel)
-                else:
-                    out.append((str(f), str(f.parent), f.name, rel))
-        else:
-            out.append((given, str(path.parent), path.name, path.name))
+            out += listing(given, shown, "")
+        else:  # a file named on the command line: read where it is, even through a link the user named
+            real = path.resolve()
+            out.append((shown, str(real.parent), real.name, sources.shown(path.name), None))
     return out
+
+
+def overlay_names(labels):
+    """One distinct PNG file name per explanation label (d1/x.png and d2/x.png would both be x.png)."""
+    names, used = [], set()
+    for label in labels:
+        if label is None:
+            names.append(None)
+            continue
+        base = label.replace("/", "__").removesuffix(".png")
+        name, n = base + ".png", 1
+        while name in used:
+            n += 1
+            name = f"{base}~{n}.png"
+        used.add(name)
+        names.append(name)
+    return names
 
 
 def load(task):
     """Prepared pixels of one file, or the reason it cannot be used (runs in a worker process)."""
-    container, member, size, mode, min_side, max_pixels = task
+    container, member, size, mode, min_side, max_pixels, max_bytes, error = task
+    if error:
+        return None, error
     try:
-        data = sources.read(container, member)
-    except FileNotFoundError:
-        return None, "missing: no such file"
-    except Exception as err:
-        return None, f"unreadable: cannot read: {err}"
-    try:
+        data = sources.read(container, member, max_bytes)
         return prepare(data, size, mode, min_side, max_pixels), None
     except Rejected as err:
         return None, f"{err.code}: {err}"
+    except FileNotFoundError:
+        return None, "missing: no such file"
+    except UserError as err:
+        return None, f"bad_zip: {err}"
+    except Exception as err:
+        return None, f"unreadable: cannot read: {type(err).__name__}: {err}"
 
 
 def model_settings(model_path, threshold):
@@ -75,8 +115,9 @@ def model_settings(model_path, threshold):
 class Predictor:
     """Batches prepared images through the model (and Grad-CAM when explaining)."""
 
-    def __init__(self, model, threshold, explain_dir, mode):
+    def __init__(self, model, threshold, explain_dir, mode, max_bytes):
         self.model, self.threshold, self.explain_dir, self.mode = model, threshold, explain_dir, mode
+        self.max_bytes = max_bytes
 
     def __call__(self, items):
         """items: [(container, member, explanation name, pixels)] -> probabilities."""
@@ -86,10 +127,31 @@ class Predictor:
         from artist_style.evaluation import explain
         probs, heats = explain.heatmaps(self.model, batch)
         for (container, member, name, _), heat, p in zip(items, heats, probs):
-            rgb = to_rgb(open_image(sources.read(container, member)))
-            out = self.explain_dir / (name.replace("/", "__").removesuffix(".png") + ".png")
-            explain.explain_original(rgb, heat, float(p), self.threshold, self.mode).save(out)
+            rgb = to_rgb(open_image(sources.read(container, member, self.max_bytes)))
+            explain.explain_original(rgb, heat, float(p), self.threshold, self.mode).save(self.explain_dir / name)
         return probs
+
+
+def output_file(path):
+    """--out checked before any work: a file name whose folder exists or can be made."""
+    if Path(path).is_dir():
+        raise UserError(f"--out {path}: is a folder; give the name of the CSV file to write")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {path}: cannot make its folder: {err.strerror}")
+    return path
+
+
+def explain_folder(path):
+    """--explain checked before any work: a folder that exists or can be made."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"--explain {path}: is a file; give a folder for the overlay images")
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--explain {path}: cannot make the folder: {err.strerror}")
+    return Path(path)
 
 
 def main():
@@ -102,10 +164,20 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="processes decoding images")
     parser.add_argument("--min-side", type=int, default=32)
-    parser.add_argument("--max-pixels", type=int, default=40_000_000)
+    parser.add_argument("--max-pixels", type=int, default=40_000_000, help="larger images are refused before decoding")
+    parser.add_argument("--max-file-mb", type=int, default=100, help="larger files are refused before reading")
     args = parser.parse_args()
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise UserError(f"--threshold {args.threshold}: must be in (0, 1)")
+    for option in ("batch_size", "workers", "min_side", "max_pixels", "max_file_mb"):
+        if getattr(args, option) < 1:
+            raise UserError(f"--{option.replace('_', '-')} {getattr(args, option)}: must be at least 1")
+    if args.out:
+        output_file(args.out)
+    explain_dir = explain_folder(args.explain) if args.explain else None
+    files = gather(args.paths)
+    if all(error and error.startswith("no_files") for *_, error in files):
+        raise UserError(f"no files to predict in {', '.join(sources.shown(p) for p in args.paths)}")
     meta, threshold, origin = model_settings(args.model, args.threshold)
 
     from artist_style.models.network import load_model
@@ -113,18 +185,29 @@ def main():
     size = model.input_shape[1]
     if size != meta["image_size"]:
         raise UserError(f"{args.model}: input size {size} but its .json says {meta['image_size']}")
-    explain_dir = Path(args.explain) if args.explain else None
-    if explain_dir:
-        explain_dir.mkdir(parents=True, exist_ok=True)
-    predictor = Predictor(model, threshold, explain_dir, meta["resize"])
+    max_bytes = args.max_file_mb * 2**20
+    predictor = Predictor(model, threshold, explain_dir, meta["resize"], max_bytes)
 
-    files = gather(args.paths)
-    tasks = [(c, m, size, meta["resize"], args.min_side, args.max_pixels) for _, c, m, _ in files]
-    out = open(args.out, "w", newline="") if args.out else sys.stdout
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    names = overlay_names(label for *_, label, _ in files)
+    tasks = [(c, m, size, meta["resize"], args.min_side, args.max_pixels, max_bytes, e) for _, c, m, _, e in files]
     counts = {"target": 0, "other": 0, "failed": 0}
-    pending = []  # (shown, container, member, explanation name, pixels or None, error)
+    if args.out:
+        with atomic(args.out) as temp, open(temp, "w", newline="", encoding="utf-8") as out:
+            predict_all(files, names, tasks, predictor, threshold, csv.writer(out, lineterminator="\n"), counts,
+                        args)
+    else:
+        predict_all(files, names, tasks, predictor, threshold, csv.writer(sys.stdout, lineterminator="\n"), counts,
+                    args)
+    print(f"predict: {len(files)} files: {counts['target']} target, {counts['other']} other, "
+          f"{counts['failed']} failed (threshold {threshold:.3f} from {origin}; model {args.model})",
+          file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def predict_all(files, names, tasks, predictor, threshold, writer, counts, args):
+    """Write a CSV row per file, predicting the good ones in batches."""
+    writer.writerow(COLUMNS)
+    pending = []  # (shown, container, member, overlay name, pixels or None, error)
 
     def flush():
         good = [(c, m, name, px) for _, c, m, name, px, _ in pending if px is not None]
@@ -133,25 +216,20 @@ def main():
             if pixels is None:
                 counts["failed"] += 1
                 print(f"predict: {shown}: {error}", file=sys.stderr)
-                writer.writerow([shown, "", "", threshold, error])
+                writer.writerow([cell(shown), "", "", cell(threshold), cell(error)])
                 continue
             p = float(next(probs))
             label = "target" if p >= threshold else "other"
             counts[label] += 1
-            writer.writerow([shown, f"{p:.6f}", label, threshold, ""])
+            writer.writerow([cell(shown), f"{p:.6f}", label, cell(threshold), ""])
         pending.clear()
 
-    for file, (pixels, error) in zip(files, parallel_map(load, tasks, args.workers, desc="predict")):
-        pending.append((*file, pixels, error))
+    results = parallel_map(load, tasks, args.workers, desc="predict")
+    for (pixels, error), (shown, container, member, _, _), name in zip(results, files, names):
+        pending.append((shown, container, member, name, pixels, error))
         if sum(p[4] is not None for p in pending) >= args.batch_size:
             flush()
     flush()
-    if args.out:
-        out.close()
-    print(f"predict: {len(files)} files: {counts['target']} target, {counts['other']} other, "
-          f"{counts['failed']} failed (threshold {threshold:.3f} from {origin}; model {args.model})",
-          file=sys.stderr)
-    return 1 if counts["failed"] else 0
 
 
 def cli():

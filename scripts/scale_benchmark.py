@@ -87,7 +87,7 @@ def build_dataset(folder, factor):
 
 
 def write_params(project, data, args):
-    """The repository's params.yaml with the benchmark's data and fast settings."""
+    """The repository's params.yaml with the benchmark's data (`data`: relative to the project) and fast settings."""
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
     for source in p["data"]["sources"]:
         source.update(path=str(data / "images.zip"), manifest=str(data / "manifest.csv"))
@@ -197,9 +197,10 @@ def stage_rows(project, name):
 
 
 def benchmark(factor, workdir, args):
-    data, project = workdir / f"data-{factor}x", workdir / f"project-{factor}x"
+    project = workdir / f"project-{factor}x"
+    data = Path("data/raw/bench")  # inside the project: stages refuse sources outside it
     project.mkdir(parents=True)
-    files = build_dataset(data, factor)
+    files = build_dataset(project / data, factor)
     write_params(project, data, args)
     kept = None
     results = []
@@ -215,7 +216,6 @@ def benchmark(factor, workdir, args):
     if kept != files:
         raise SystemExit(f"{factor}x: ingest kept {kept} of {files} files: the copies are not all distinct")
     if not args.keep:
-        shutil.rmtree(data)
         shutil.rmtree(project)
     return results
 

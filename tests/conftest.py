@@ -1,5 +1,6 @@
 """Shared fixtures: small synthetic images and a throwaway project folder."""
 import io
+import json
 import os
 import shutil
 import struct
@@ -91,6 +92,23 @@ def tiny_project(tmp_path):
     ]
     (project / "params.yaml").write_text(yaml.safe_dump(tiny_params(sources), sort_keys=False))
     return project
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory):
+    """A saved end-to-end model (random VGG16 at 32 px, a fitted head) with its .json and threshold."""
+    from artist_style.models import network
+    folder = tmp_path_factory.mktemp("model")
+    backbone = network.build_backbone("vgg16", "none", 32, seed=0)
+    images = np.stack([np.asarray(drawing(s, i).resize((32, 32))) for s in ("target", "other") for i in range(20)])
+    features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)["style"]
+    head = network.build_head(features.shape[1], 8, moments=(features.mean(axis=0), features.var(axis=0)))
+    head.compile(optimizer="adam", loss="binary_crossentropy")
+    head.fit(features, np.repeat([1.0, 0.0], 20), epochs=20, verbose=0)
+    network.export("vgg16", backbone, "style", head).save(folder / "m.keras")
+    (folder / "m.json").write_text(json.dumps({"image_size": 32, "resize": "pad", "pooling": "style"}))
+    (folder / "m.threshold.json").write_text(json.dumps({"threshold": 0.42}))
+    return folder / "m.keras"
 
 
 def sh(cwd, *cmd, check=True, env=None):

@@ -1,7 +1,6 @@
 """predict: CSV rows for good images, error rows for bad ones, explanations, and evaluate's numbers."""
 import csv
 import io
-import json
 import zipfile
 
 import numpy as np
@@ -9,24 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from artist_style.models import network
 from tests.conftest import ROOT, drawing, jpeg, png_bytes, sh
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    """A saved end-to-end model (random VGG16 at 32 px, a fitted head) with its .json and threshold."""
-    folder = tmp_path_factory.mktemp("model")
-    backbone = network.build_backbone("vgg16", "none", 32, seed=0)
-    images = np.stack([np.asarray(drawing(s, i).resize((32, 32))) for s in ("target", "other") for i in range(20)])
-    features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)["style"]
-    head = network.build_head(features.shape[1], 8, moments=(features.mean(axis=0), features.var(axis=0)))
-    head.compile(optimizer="adam", loss="binary_crossentropy")
-    head.fit(features, np.repeat([1.0, 0.0], 20), epochs=20, verbose=0)
-    network.export("vgg16", backbone, "style", head).save(folder / "m.keras")
-    (folder / "m.json").write_text(json.dumps({"image_size": 32, "resize": "pad", "pooling": "style"}))
-    (folder / "m.threshold.json").write_text(json.dumps({"threshold": 0.42}))
-    return folder / "m.keras"
 
 
 def mixed_folder(folder):

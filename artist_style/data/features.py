@@ -9,6 +9,7 @@ and backbone.json: the backbone, its weights and their fingerprint, and how the 
 """
 import glob
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,7 @@ def featurize(processed, splits_dir, out, cfg, seed):
 
     from artist_style.models import network
 
+    Path(f"{out}/backbone.json").unlink(missing_ok=True)  # written last: without it the folder is incomplete
     precision, note = network.resolve_precision(cfg.precision)
     if note:
         print(note)

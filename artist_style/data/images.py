@@ -9,6 +9,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 WHITE = (255, 255, 255)
+# The formats an input may be in; anything else is refused before a decoder sees it (EPS would go
+# to Ghostscript, and many rare decoders are little tested against hostile input). A camera's JPEG
+# with a second picture is opened by the JPEG plugin (as MPO).
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 
 
 class Rejected(Exception):
@@ -29,7 +33,7 @@ def open_image(data: bytes, min_side=1, max_pixels=None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = img.size
             if max_pixels and width * height > max_pixels:
                 raise Rejected("too_large", f"{width}x{height} pixels is more than max_pixels={max_pixels}")
@@ -39,6 +43,9 @@ def open_image(data: bytes, min_side=1, max_pixels=None):
     except Rejected:
         raise
     except UnidentifiedImageError:
+        other = _other_format(data)
+        if other:
+            raise Rejected("format_not_allowed", f"starts like a {other} file: only {', '.join(FORMATS)} are read")
         raise Rejected("not_image", "not an image file Pillow can identify")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise Rejected("too_large", str(err))
@@ -48,6 +55,21 @@ def open_image(data: bytes, min_side=1, max_pixels=None):
     except Exception as err:  # Pillow plugins raise many types on hostile input
         raise Rejected("unreadable", f"cannot decode: {type(err).__name__}: {err}")
     return img
+
+
+def _other_format(data):
+    """The name of a format outside FORMATS whose signature `data` starts with (its decoder is not run), or None."""
+    Image.init()
+    prefix = data[:16]
+    for name, (_, accept) in Image.OPEN.items():
+        if name in FORMATS or accept is None:
+            continue
+        try:
+            if accept(prefix):
+                return name
+        except Exception:
+            continue
+    return None
 
 
 def to_rgb(img):

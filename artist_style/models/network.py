@@ -294,7 +294,7 @@ def load_model(path):
     if not os.path.exists(path):
         raise UserError(f"{path}: model file not found (run: dvc repro)")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)  # never runs code from the file
     except Exception as err:
         raise UserError(f"{path}: cannot load as a Keras model: {str(err).splitlines()[0][:300]}")
     names = {layer.name for layer in model.layers}
