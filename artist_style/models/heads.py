@@ -97,7 +97,8 @@ def fit_head(cfg, seed, train, val, live_dir):
     stats = moments(train.array, train.rows) if cfg.standardize else None
     head = network.build_head(train.array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats)
     head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy",
-                 metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
+                 metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+                 steps_per_execution=len(train))  # one call per epoch: the same steps, less Python
     best = KeepBest()
     with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
         history = head.fit(train, validation_data=val, epochs=cfg.epochs,
