@@ -4,6 +4,7 @@ traceback, never memory that grows with a file's declared size, never a read out
 a model file that runs code. Every bad file is made here, by the test."""
 import csv
 import hashlib
+import importlib.util
 import io
 import os
 import re
@@ -13,7 +14,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,10 @@ from artist_style.data.split import assign
 from artist_style.errors import UserError
 from artist_style.files import atomic
 from tests.conftest import ROOT, drawing, png_bytes, tiny_params, write_drawings
+
+_spec = importlib.util.spec_from_file_location("scale_benchmark", ROOT / "scripts/scale_benchmark.py")
+scale_benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(scale_benchmark)  # for process_tree
 
 GB = 2**30
 CFG = Ingest(min_side=16, max_pixels=40_000_000, max_file_mb=100, near_duplicate_distance=4, workers=1)
@@ -526,16 +530,8 @@ def test_ctrl_c_during_ingest_stops_it_in_one_line_without_worker_tracebacks(tmp
 
 
 def children(pid):
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(entry.path, "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    """The process ids whose parent is pid (the stage's worker processes)."""
+    return sorted(scale_benchmark.process_tree(pid) - {pid})
 
 
 def test_a_failed_ingest_leaves_the_previous_outputs_whole(tmp_path):
