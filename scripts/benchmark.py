@@ -87,7 +87,8 @@ def main():
         figures["cold_metrics_equal_committed"] = same
 
         run(["git", "add", "-A"], clone)
-        run(["git", "-c", "user.email=b@example.com", "-c", "user.name=benchmark", "commit", "--allow-empty", "-qm", "run"], clone)
+        run(["git", "-c", "user.email=b@example.com", "-c", "user.name=benchmark",
+             "commit", "--allow-empty", "-qm", "run"], clone)
         head_only, log = run(["dvc", "exp", "run", "-S", "train_refined.dropout=0.3"], clone)
         reran = sorted(set(re.findall(r"Running stage '([^']+)'", log)))
         print(f"head-only experiment (train_refined.dropout=0.3): {head_only:.1f} s, stages run: {', '.join(reran)}",
