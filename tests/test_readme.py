@@ -24,3 +24,14 @@ def test_readme_is_short_and_names_existing_paths():
     assert len(README.splitlines()) <= 200
     for path in re.findall(r"\]\(((?:docs|metrics|plots|params)[^)#]*)\)", README):
         assert (ROOT / path).exists(), path
+
+
+def test_benchmark_figures_equal_metrics_benchmark_json():
+    figures = json.loads((ROOT / "metrics/benchmark.json").read_text())
+    block = README.split("<!-- benchmark:")[1].split("<!-- /benchmark -->")[0]
+    for key in ("cold_repro_s", "featurize_img_per_s", "head_experiment_s", "repeated_experiment_s",
+                "noop_repro_s", "predict_img_per_s"):
+        value = figures[key]
+        shown = f"{value:.0f}" if key == "cold_repro_s" else f"{value:g}"
+        assert re.search(rf"\b{re.escape(shown)}\b", block), (key, shown)
+    assert figures["cold_repro_git_clean"] and "leaves `git status` clean" in block
