@@ -13,6 +13,7 @@ every file was predicted, 1 when some failed, 2 when nothing could run (bad mode
 import argparse
 import csv
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,16 @@ def output_file(path):
     return path
 
 
+@contextmanager
+def output(path):
+    """The CSV's stream: stdout, or the file `path` written atomically."""
+    if not path:
+        yield sys.stdout
+        return
+    with atomic(path) as temp, open(temp, "w", newline="", encoding="utf-8") as out:
+        yield out
+
+
 def explain_folder(path):
     """--explain checked before any work: a folder that exists or can be made."""
     if Path(path).exists() and not Path(path).is_dir():
@@ -191,13 +202,8 @@ def main():
     names = overlay_names(label for *_, label, _ in files)
     tasks = [(c, m, size, meta["resize"], args.min_side, args.max_pixels, max_bytes, e) for _, c, m, _, e in files]
     counts = {"target": 0, "other": 0, "failed": 0}
-    if args.out:
-        with atomic(args.out) as temp, open(temp, "w", newline="", encoding="utf-8") as out:
-            predict_all(files, names, tasks, predictor, threshold, csv.writer(out, lineterminator="\n"), counts,
-                        args)
-    else:
-        predict_all(files, names, tasks, predictor, threshold, csv.writer(sys.stdout, lineterminator="\n"), counts,
-                    args)
+    with output(args.out) as out:
+        predict_all(files, names, tasks, predictor, threshold, csv.writer(out, lineterminator="\n"), counts, args)
     print(f"predict: {len(files)} files: {counts['target']} target, {counts['other']} other, "
           f"{counts['failed']} failed (threshold {threshold:.3f} from {origin}; model {args.model})",
           file=sys.stderr)

@@ -43,11 +43,6 @@ class Features:
         picked = rows.loc[list(ids)]
         return picked["row"].to_numpy(), picked.index.to_numpy()
 
-    def get(self, ids, pooling, kind="original"):
-        """(len(ids) * k, dim) features in memory and their ids (see rows)."""
-        rows, ids = self.rows(ids, kind)
-        return np.asarray(self.array(pooling)[rows]), ids
-
 
 def split_ids(splits_dir, name):
     """Sorted ids in split `name` of any dataset version."""

@@ -9,6 +9,8 @@ from collections import Counter
 import imagehash
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from artist_style.data import sources
 from artist_style.data.images import Rejected, open_image, to_rgb
@@ -169,11 +171,10 @@ def close_pairs(hashes, distance):
     return pairs
 
 
-def _find(parent, x):
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+def _components(n, pairs):
+    """The connected component (a label) of each of n nodes linked by the (i, j) pairs."""
+    i, j = (np.array(side, dtype=int) for side in zip(*pairs)) if pairs else (np.zeros(0, dtype=int),) * 2
+    return connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)[1]
 
 
 def group_near_duplicates(rows, distance, versions):
@@ -185,33 +186,25 @@ def group_near_duplicates(rows, distance, versions):
     if distance <= 0 or len(rows) < 2:
         return pd.DataFrame([], columns=NEAR_COLUMNS)
     hashes = np.array([np.frombuffer(bytes.fromhex(r["phash"]), dtype=np.uint8) for r in rows])
-    image_parent = list(range(len(rows)))
-    group_parent = {r["group"]: r["group"] for r in rows}
-    for i, j in sorted(close_pairs(hashes, distance)):
-        image_parent[_find(image_parent, i)] = _find(image_parent, j)
-        a, b = _find(group_parent, rows[i]["group"]), _find(group_parent, rows[j]["group"])
-        if a != b:
-            group_parent[a] = b
-    first = {}
+    pairs = sorted(close_pairs(hashes, distance))
+    cluster = _components(len(rows), pairs)
+    number = {g: k for k, g in enumerate(sorted({r["group"] for r in rows}))}
+    merged = _components(len(number), [(number[rows[i]["group"]], number[rows[j]["group"]]) for i, j in pairs])
+    name = {}  # merged component -> (earliest version, group name) of its groups
     for r in rows:
-        rank = (min(versions.index(v) for v in r["versions"]), r["group"])
-        first[r["group"]] = min(first.get(r["group"], rank), rank)
-    name = {}
-    for group, rank in first.items():
-        root = _find(group_parent, group)
-        name[root] = min(name.get(root, rank), rank)
+        component, rank = merged[number[r["group"]]], (min(versions.index(v) for v in r["versions"]), r["group"])
+        name[component] = min(name.get(component, rank), rank)
+    new_group = [name[merged[number[r["group"]]]][1] for r in rows]
     clusters = {}
-    for i in range(len(rows)):
-        clusters.setdefault(_find(image_parent, i), []).append(i)
+    for i, c in enumerate(cluster):
+        clusters.setdefault(c, []).append(i)
     out = []
-    for number, members in enumerate(sorted((m for m in clusters.values() if len(m) > 1), key=min), start=1):
-        for i in members:
-            r = rows[i]
-            out.append({"cluster": number, "id": r["id"], "source": r["source"], "member": r["member"],
-                        "phash": r["phash"], "group": r["group"],
-                        "merged_group": name[_find(group_parent, r["group"])][1]})
-    for r in rows:
-        r["group"] = name[_find(group_parent, r["group"])][1]
+    for k, members in enumerate(sorted((m for m in clusters.values() if len(m) > 1), key=min), start=1):
+        out += [{"cluster": k, "id": rows[i]["id"], "source": rows[i]["source"], "member": rows[i]["member"],
+                 "phash": rows[i]["phash"], "group": rows[i]["group"], "merged_group": new_group[i]}
+                for i in members]
+    for r, group in zip(rows, new_group):
+        r["group"] = group
     return pd.DataFrame(out, columns=NEAR_COLUMNS)
 
 

@@ -90,15 +90,14 @@ def _kind(entry):
 
 def _scan_zip(path):
     archive, first = _zip(path)
-    files, problems, seen = [], [], set()
+    files, problems = [], []
     for info in archive.infolist():
         if info.is_dir():
             continue
-        if info.filename in seen:
+        if first[info.filename] is not info:
             problems.append((info.filename, "duplicate_name",
                              "the archive holds more than one member with this name: only the first is used"))
             continue
-        seen.add(info.filename)
         files.append(info.filename)
     return files, problems
 

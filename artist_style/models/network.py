@@ -18,6 +18,7 @@ from keras import applications, layers, ops
 
 from artist_style.config import Backbone, Precision
 from artist_style.errors import UserError
+from artist_style.files import atomic
 
 PACKAGE = "artist_style"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -206,8 +207,9 @@ def fingerprint(backbone_model):
     digest = hashlib.sha256()
     for w in backbone_model.weights:
         digest.update(np.ascontiguousarray(ops.convert_to_numpy(w), dtype=np.float32).tobytes())
-    if precision_of(backbone_model) != "float32":
-        digest.update(precision_of(backbone_model).encode())
+    precision = precision_of(backbone_model)
+    if precision != "float32":
+        digest.update(precision.encode())
     return digest.hexdigest()[:16]
 
 
@@ -225,27 +227,25 @@ def save_model(model, path):
     """model.save, made byte-reproducible: the same model always gives the same file. Keras writes a
     save date, the zip entries' times and Python object ids (`shared_object_id`); the date is
     dropped, the times fixed, and the ids renumbered in order of appearance (they only link
-    shared objects within the file). The file is written under a temporary name, then renamed."""
-    path = str(path)
-    raw, tmp = f"{path}.raw.keras", f"{path}.tmp"
-    model.save(raw)
-    try:
-        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(tmp, "w") as dst:
-            for info in src.infolist():
-                data = src.read(info)
-                if info.filename == "metadata.json":
-                    meta = json.loads(data)
-                    meta.pop("date_saved", None)
-                    data = json.dumps(meta).encode()
-                elif info.filename == "config.json":
-                    data = _renumber_shared_objects(data)
-                entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
-                entry.compress_type, entry.external_attr = info.compress_type, 0o644 << 16
-                dst.writestr(entry, data)
-        os.replace(tmp, path)
-    finally:
-        for leftover in (raw, tmp):
-            Path(leftover).unlink(missing_ok=True)
+    shared objects within the file). The file is written atomically (files.atomic)."""
+    with atomic(path) as temp:
+        raw = temp.with_name(temp.name + ".keras")  # Keras saves only to a name ending in .keras
+        try:
+            model.save(raw)
+            with zipfile.ZipFile(raw) as src, zipfile.ZipFile(temp, "w") as dst:
+                for info in src.infolist():
+                    data = src.read(info)
+                    if info.filename == "metadata.json":
+                        meta = json.loads(data)
+                        meta.pop("date_saved", None)
+                        data = json.dumps(meta).encode()
+                    elif info.filename == "config.json":
+                        data = _renumber_shared_objects(data)
+                    entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+                    entry.compress_type, entry.external_attr = info.compress_type, 0o644 << 16
+                    dst.writestr(entry, data)
+        finally:
+            raw.unlink(missing_ok=True)
 
 
 def build_featurizer(backbone, backbone_model):
