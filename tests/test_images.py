@@ -112,3 +112,13 @@ def test_hue_probe_rotates_red_to_cyan_and_keeps_gray():
     out = hue_rotate(batch, 180)
     assert out[0, 0, 0, 0] < 10 and out[0, 0, 0, 1] > 245 and out[0, 0, 0, 2] > 245
     assert (out[0, 2:] == 128).all()
+
+
+def test_hue_probe_is_exact_at_0_and_360_degrees_and_inverts():
+    batch = np.random.default_rng(2).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    assert np.array_equal(hue_rotate(batch, 0), batch)  # every channel value of every pixel, unchanged
+    assert np.array_equal(hue_rotate(batch, 360), batch)
+    there_and_back = hue_rotate(hue_rotate(batch, 120), -120)
+    assert np.abs(there_and_back.astype(int) - batch).max() <= 1  # only uint8 rounding in between
+    pure = np.array([[[[255, 0, 0], [0, 255, 0]]]], dtype=np.uint8)
+    assert hue_rotate(pure, 120)[0, 0].tolist() == [[0, 255, 0], [0, 0, 255]]  # red -> green -> blue
