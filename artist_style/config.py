@@ -26,6 +26,8 @@ Role = Literal["target", "other"]
 ThresholdRule = Literal["f1", "balanced_accuracy"]
 Keep = Literal["best", "last"]
 Precision = Literal["float32", "bfloat16"]
+ViewColour = Literal["none", "grayscale", "hue"]
+ModelName = Literal["base", "refined", "baseline"]
 NAMED_WEIGHTS = ("hed", "imagenet", "none")
 
 
@@ -56,6 +58,12 @@ def _relative(value):
 def _unique(items):
     if len({repr(i) for i in items}) != len(items):
         raise ValueError("must not repeat an item")
+    return items
+
+
+def _none_or_several(items):
+    if len(items) == 1:
+        raise ValueError("must name no model (no combined model) or two or more")
     return items
 
 
@@ -120,6 +128,7 @@ class Featurize(Section):
     shift: Annotated[float, Ge(0), Le(0.5)]
     zoom: Annotated[float, Ge(0), Le(0.5)]
     flip: bool
+    view_colours: list[ViewColour]
     probes: Annotated[list[Probe], AfterValidator(_unique)]
     hue_degrees: Annotated[float, Ge(-360), Le(360)]
 
@@ -160,6 +169,7 @@ class Evaluate(Section):
     threshold_rule: ThresholdRule
     e2e_check: Annotated[int, Ge(0)]
     gallery: Annotated[int, Ge(0), Le(400)]
+    combine: Annotated[list[ModelName], AfterValidator(_unique), AfterValidator(_none_or_several)]
 
 
 class Params(Section):

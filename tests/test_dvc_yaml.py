@@ -8,6 +8,7 @@ import shlex
 
 import yaml
 
+from artist_style.models.card import MODEL_SUFFIXES, ModelCard
 from tests.conftest import ROOT
 
 PACKAGES = ("stages", "artist_style")
@@ -73,6 +74,5 @@ def test_every_data_path_is_on_the_command_line():
             if path in ("data/sample", "data/raw"):  # the sources: params.yaml data.sources names them
                 continue
             assert any(w == path or w.startswith(path + "/") or path.startswith(w + "/") or
-                       (w.endswith(".keras") and path == w.removesuffix(".keras") + ".json") or
-                       (w.endswith(".weights.json") and path == w.removesuffix(".weights.json") + ".json") or
+                       (w.endswith(MODEL_SUFFIXES) and path == ModelCard(w).meta_path) or
                        path.endswith(".threshold.json") for w in words), (name, path)

@@ -54,7 +54,8 @@ def load_test_sets(splits_dir, versions):
 def evaluate_model(model, sets, splits_dir, rule, probes):
     """(metrics, predictions table, threshold info) of one model on every test set and probe."""
     val = read_csv(f"{splits_dir}/{model.meta['version']}/val.csv", dtype={"id": str})
-    threshold, val_score = choose_threshold(val["label"], rounded(model.predict(val["id"])), rule)
+    val_probabilities = model.validation(val["id"]) if hasattr(model, "validation") else model.predict(val["id"])
+    threshold, val_score = choose_threshold(val["label"], rounded(val_probabilities), rule)
     result = {"threshold": round(threshold, 6)}
     rows = []
     for set_name, table in sets.items():
@@ -122,18 +123,37 @@ def write_plots(predictions, thresholds, loaded, processed, out, gallery):
                                  f"{name} on {last_set}: mistakes first (red), threshold {t:.2f}")
 
 
-def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_path, plots_dir):
-    """Evaluate every model in `model_paths` per `cfg` (config.Evaluate); writes the metrics, the plots
-    and each model's threshold; returns one line per model."""
+def combined_model(path, loaded, cfg, splits_dir, seed):
+    """Fit the combined model of the loaded models named in cfg.combine on their version's validation split."""
+    missing = [m for m in cfg.combine if m not in loaded]
+    if missing:
+        raise UserError(f"evaluate.combine names {', '.join(missing)}, which is not among the evaluated models "
+                        f"({', '.join(loaded)})")
+    members = [loaded[m] for m in cfg.combine]
+    versions = {m.meta["version"] for m in members}
+    if len(versions) > 1:
+        raise UserError(f"evaluate.combine: {', '.join(cfg.combine)} were trained on different versions "
+                        f"({', '.join(sorted(versions))}); the combined model needs one validation split")
+    val = read_csv(f"{splits_dir}/{versions.pop()}/val.csv", dtype={"id": str})
+    return registry.CombinedModel.fit(path, members, val, seed)
+
+
+def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_path, plots_dir,
+             combined_path=None, seed=0):
+    """Evaluate every model in `model_paths` per `cfg` (config.Evaluate), and the combined model of
+    cfg.combine (saved to `combined_path`); writes the metrics, the plots and each model's threshold;
+    returns one line per model."""
     features = Features(features_dir)
     processed = open_processed(processed_dir)
     sets = load_test_sets(splits_dir, cfg.test_sets)
     probes = features.info["probes"]
     largest = max(sets.values(), key=len)["id"].to_numpy()
     results, predictions, thresholds, loaded, lines = {}, [], {}, {}, []
-    for path in model_paths:
-        model = registry.load(path, features, processed)
-        name = model.name
+    models = [registry.load(path, features, processed) for path in model_paths]
+    if combined_path and cfg.combine:
+        models.append(combined_model(combined_path, {m.name: m for m in models}, cfg, splits_dir, seed))
+    for model in models:
+        name, path = model.name, model.card.model_path
         if name in loaded:
             raise UserError(f"{path}: two models named {name!r}")
         loaded[name] = model

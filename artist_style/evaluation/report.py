@@ -9,7 +9,7 @@ from artist_style.evaluation import plots
 from artist_style.files import ensure_parent, read_json
 
 COLUMNS = {"accuracy": "accuracy", "f1_macro": "F1 (macro)", "roc_auc": "ROC-AUC", "n": "n"}
-MODEL_ORDER = ("baseline", "base", "refined")  # others follow, by name
+MODEL_ORDER = ("baseline", "base", "refined", "combined")  # others follow, by name
 BASELINE = "baseline"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from artist_style.files import read_json, write_json
 
-MODEL_SUFFIXES = (".keras", ".weights.json")  # a Keras model, the classical baseline
+MODEL_SUFFIXES = (".keras", ".weights.json", ".stack.json")  # a Keras model, the classical baseline, the combined model
 
 
 class ModelCard:

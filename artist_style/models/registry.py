@@ -5,7 +5,7 @@ probability of the target artist for image ids, kind = "original" or a probe nam
 import numpy as np
 
 from artist_style.data.images import PROBES
-from artist_style.models import classical, network
+from artist_style.models import classical, network, stack
 from artist_style.models.card import ModelCard
 
 CHUNK = 4096
@@ -62,6 +62,39 @@ class BaselineModel:
             batch = images(self.processed, todo, kind, self.hue_degrees)
             known.update(zip(todo, self.model.predict_proba(batch)[:, 1]))
         return np.array([known[i] for i in ids])
+
+    end_to_end = predict
+
+
+class CombinedModel:
+    """The members' probabilities stacked (models.stack). `validation(ids)` gives the out-of-fold
+    probabilities of the validation images the stacker was fitted on, for choosing its threshold."""
+
+    cached = False
+
+    def __init__(self, path, members, fitted, oof):
+        self.card = ModelCard(path)
+        self.name, self.meta = self.card.name, self.card.meta()
+        self.members, self.stack, self.oof = members, fitted, oof
+
+    @classmethod
+    def fit(cls, path, members, val, seed):
+        """Fit on the members' predictions for the validation table `val` (id, label); save the model and card."""
+        probabilities = [m.predict(val["id"]) for m in members]
+        fitted, oof = stack.fit([m.card.model_path for m in members], probabilities, val["label"], seed)
+        stack.save(fitted, path)
+        ModelCard(path).save_meta({"name": ModelCard(path).name, "version": members[0].meta["version"],
+                                   "members": [m.name for m in members], "coef": fitted.coef.round(6).tolist(),
+                                   "intercept": round(fitted.intercept, 6), "n_val": len(val),
+                                   "classifier": f"LogisticRegression on the members' logits, fitted on validation "
+                                                 f"(threshold from {stack.FOLDS}-fold out-of-fold predictions)"})
+        return cls(path, members, fitted, dict(zip(val["id"], oof)))
+
+    def predict(self, ids, kind="original"):
+        return self.stack.combine(*(m.predict(ids, kind) for m in self.members))
+
+    def validation(self, ids):
+        return np.array([self.oof[i] for i in ids])
 
     end_to_end = predict
 

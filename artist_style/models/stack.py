@@ -1,0 +1,71 @@
+"""The combined model: the refined CNN's and the colour baseline's probabilities, stacked.
+
+A logistic regression on the two models' logits, fitted on their predictions for the validation split
+(the members learned on train only, so these are honest out-of-sample inputs). The threshold must
+then come from predictions the stacker has not seen: `fit` also returns out-of-fold validation
+probabilities (stratified k-fold over the validation images), and evaluate chooses the combined
+model's threshold on those. The test sets are never used. Saved as plain JSON (numbers and the
+members' paths), like the baseline.
+"""
+import json
+
+import numpy as np
+
+from artist_style.errors import UserError
+from artist_style.files import ensure_parent
+
+EPS = 1e-6
+FOLDS = 5
+
+
+def logits(*probabilities):
+    """(n, k) logits of k probability vectors, clipped away from 0 and 1."""
+    p = np.clip(np.column_stack(probabilities).astype(np.float64), EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+class Stack:
+    """p = sigmoid(coef . logits(member probabilities) + intercept)."""
+
+    def __init__(self, members, coef, intercept):
+        self.members, self.coef, self.intercept = list(members), np.asarray(coef, dtype=np.float64), float(intercept)
+
+    def combine(self, *probabilities):
+        return 1 / (1 + np.exp(-(logits(*probabilities) @ self.coef + self.intercept)))
+
+    def to_dict(self):
+        return {"members": self.members, "coef": self.coef.tolist(), "intercept": self.intercept}
+
+
+def fit(members, probabilities, labels, seed, C=1.0):
+    """(Stack fitted on all the validation predictions, its out-of-fold probabilities for the same images).
+    probabilities: one vector per member, in the order of `members`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    x, y = logits(*probabilities), np.asarray(labels, dtype=int)
+    if len(set(y)) < 2 or np.bincount(y).min() < FOLDS:
+        raise UserError(f"the combined model needs at least {FOLDS} validation images of each class, "
+                        f"got {np.bincount(y, minlength=2).tolist()}")
+    model = LogisticRegression(C=C)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+    oof = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+    model.fit(x, y)
+    return Stack(members, model.coef_[0], model.intercept_[0]), oof
+
+
+def save(stack, path):
+    ensure_parent(path).write_text(json.dumps(stack.to_dict()) + "\n")
+
+
+def load(path):
+    """A saved Stack; one clear error if the file is missing or not one of ours."""
+    try:
+        d = json.loads(open(path).read())
+        stack = Stack([str(m) for m in d["members"]], [float(c) for c in d["coef"]], float(d["intercept"]))
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found (run: dvc repro evaluate)")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: not a combined model saved by this pipeline: {type(err).__name__}: {err}")
+    if len(stack.coef) != len(stack.members):
+        raise UserError(f"{path}: {len(stack.members)} members but {len(stack.coef)} coefficients")
+    return stack
