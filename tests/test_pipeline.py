@@ -1,11 +1,12 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny dataset in a fresh git repository,
 then a head-only experiment that must not rerun featurize (nor the baseline)."""
 import json
+import sys
 
 import numpy as np
 import pandas as pd
 
-from tests.conftest import assert_same, git_init, parse, sh
+from tests.conftest import ROOT, assert_same, git_init, parse, sh
 
 
 def test_dvc_repro_then_head_experiment(tiny_project):
@@ -27,7 +28,7 @@ def test_dvc_repro_then_head_experiment(tiny_project):
 
     details = json.loads((tiny_project / "plots/evaluate/details.json").read_text())
     metrics = json.loads((tiny_project / "metrics/evaluate.json").read_text())
-    for model in ("base", "refined", "baseline"):
+    for model in ("base", "refined", "baseline", "combined"):
         for test_set, n in (("v1_test", len(v1["test"])), ("v2_test", len(v2["test"]))):
             assert details[model][test_set]["original"]["n"] == n
             assert set(metrics[model][test_set]) == {"original", "grayscale", "hue"}
@@ -38,7 +39,7 @@ def test_dvc_repro_then_head_experiment(tiny_project):
         assert details[model]["e2e_max_abs_diff"] <= 1e-3
     numbers = sum(1 + sum(len(m) for s in r.values() if isinstance(s, dict) for m in s.values())
                   for r in metrics.values())
-    assert numbers == 3 * (1 + 2 * 3 * 3)  # per model: the threshold, 3 numbers per test set and probe
+    assert numbers == 4 * (1 + 2 * 3 * 3)  # per model: the threshold, 3 numbers per test set and probe
     assert metrics["refined"]["v2_test"]["original"]["accuracy"] >= 0.9  # the two synthetic hands differ a lot
     assert metrics["baseline"]["v2_test"]["original"]["accuracy"] >= 0.9
     baseline = json.loads((tiny_project / "metrics/baseline.json").read_text())
@@ -51,6 +52,22 @@ def test_dvc_repro_then_head_experiment(tiny_project):
                  "models/baseline.threshold.json", "plots/evaluate/plots/sklearn/roc/baseline_v2_test.json",
                  "plots/evaluate/gallery_baseline.png", "plots/comparison.png", "dvc.lock"):
         assert (tiny_project / path).exists(), path
+
+    combined = json.loads((tiny_project / "models/combined.json").read_text())
+    assert combined["members"] == ["refined", "baseline"] and combined["n_val"] == len(v2["val"])
+    assert metrics["combined"]["v2_test"]["original"]["accuracy"] >= 0.9
+
+    swap = sh(tiny_project, sys.executable, str(ROOT / "scripts/artist_swap.py"), "--targets", "target_v1", "other_v2")
+    results = json.loads((tiny_project / "metrics/artist_swap.json").read_text())
+    assert list(results) == ["target_v1", "other_v2"] and "| other_v2 | combined |" in swap.stdout
+    for by_model in results.values():
+        assert list(by_model) == ["base", "refined", "baseline", "combined"]
+        for by_probe in by_model.values():
+            assert list(by_probe) == ["original", "grayscale", "hue"]
+            assert all(0 <= s[k] <= 1 for s in by_probe.values() for k in ("accuracy", "balanced_accuracy"))
+    assert (tiny_project / "plots/artist_swap.png").stat().st_size > 1000
+    (tiny_project / "metrics/artist_swap.json").unlink()
+    (tiny_project / "plots/artist_swap.png").unlink()
 
     again = sh(tiny_project, "dvc", "repro")
     assert "Running stage" not in again.stdout

@@ -80,7 +80,7 @@ def gallery_png(path, images, labels, probs, threshold, title, columns=8):
     save(fig, path)
 
 
-def comparison_png(path, rows, metrics):
+def comparison_png(path, rows, metrics, title="Models on the same test images: original and probes"):
     """Grouped bars: one panel per metric (rows of panels) and test set (columns), models along x,
     one bar per probe with its value written above it. rows: dicts with model, test_set, probe and
     the metrics; metrics: {key: label}."""
@@ -113,6 +113,6 @@ def comparison_png(path, rows, metrics):
                 ax.set_ylabel(label, fontsize=8)
     axes[0, -1].legend(title="probe", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                        frameon=False)
-    fig.suptitle("Models on the same test images: original and probes (dashed line: 0.5)", fontsize=9)
+    fig.suptitle(f"{title} (dashed line: 0.5)", fontsize=9)
     fig.tight_layout()
     save(fig, path)

@@ -8,6 +8,7 @@ import time
 
 import keras
 import numpy as np
+import pandas as pd
 
 from artist_style.data.features import Features
 from artist_style.errors import UserError
@@ -18,14 +19,22 @@ from artist_style.models.card import ModelCard
 METRICS = ("loss", "accuracy", "auc")
 
 
-def labelled(features, split_file, augmented):
-    """(feature rows, labels) of a split's images: originals, plus their augmented views if asked."""
+def split_labels(table, target=None):
+    """A split table's labels: its `label` column, or 1 where `source` is `target` (the artist-swap tasks)."""
+    if target is None:
+        return table["label"].to_numpy(dtype=int)
+    return (table["source"] == target).to_numpy(dtype=int)
+
+
+def labelled(features, split_file, augmented, target=None):
+    """(feature rows, labels) of a split's images: originals, plus their augmented views if asked.
+    target: label by this source instead of the split's labels (see split_labels)."""
     table = read_csv(split_file, dtype={"id": str})
     rows, ids = features.rows(table["id"])
     if augmented:
         view_rows, view_ids = features.rows(table["id"], kind="view")
         rows, ids = np.concatenate([rows, view_rows]), np.concatenate([ids, view_ids])
-    labels = table.set_index("id")["label"]
+    labels = pd.Series(split_labels(table, target), index=table["id"])
     return rows, labels.loc[ids].to_numpy(dtype=np.float32)
 
 
@@ -86,11 +95,10 @@ class KeepBest(keras.callbacks.Callback):
             self.best, self.epoch, self.weights = score, epoch, self.model.get_weights()
 
 
-def fit_head(cfg, seed, train, val, live_dir):
-    """Train the head on Batches with dvclive logging; keep the best-val-accuracy epoch or the last."""
+def fit_head(cfg, seed, train, val, live_dir=None):
+    """Train the head on Batches, logged with dvclive into live_dir (None: not logged); keep the
+    best-val-accuracy epoch or the last. Returns (head, history, kept epoch index)."""
     import tensorflow as tf
-    from dvclive import Live
-    from dvclive.keras import DVCLiveCallback
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -100,17 +108,34 @@ def fit_head(cfg, seed, train, val, live_dir):
                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
                  steps_per_execution=len(train))  # one call per epoch: the same steps, less Python
     best = KeepBest()
-    with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
-        history = head.fit(train, validation_data=val, epochs=cfg.epochs,
-                           callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
+    if live_dir is None:
+        history = head.fit(train, validation_data=val, epochs=cfg.epochs, callbacks=[best], verbose=0).history
         kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
-        for key, values in history.items():  # the summary describes the kept epoch, not the last one
-            live.log_metric(f"eval/{key[4:]}" if key.startswith("val_") else f"train/{key}", float(values[kept]),
-                            plot=False)
-        live.summary["kept_epoch"] = kept + 1
+    else:
+        from dvclive import Live
+        from dvclive.keras import DVCLiveCallback
+        with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
+            history = head.fit(train, validation_data=val, epochs=cfg.epochs,
+                               callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
+            kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
+            for key, values in history.items():  # the summary describes the kept epoch, not the last one
+                live.log_metric(f"eval/{key[4:]}" if key.startswith("val_") else f"train/{key}", float(values[kept]),
+                                plot=False)
+            live.summary["kept_epoch"] = kept + 1
     if cfg.keep == "best":
         head.set_weights(best.weights)
     return head, history, kept
+
+
+def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
+    """fit_head on the cached features of a split folder's train (and val) images; target as in labelled.
+    Returns (head, history, kept epoch index, (train labels, val labels))."""
+    array = features.array(cfg.pooling)
+    rows, y = labelled(features, f"{split_dir}/train.csv", cfg.augmented, target)
+    val_rows, yv = labelled(features, f"{split_dir}/val.csv", False, target)
+    train_batches = Batches(array, rows, y, cfg.batch_size, seed=seed)
+    val = Batches(array, val_rows, yv, cfg.batch_size)
+    return (*fit_head(cfg, seed, train_batches, val, live_dir), (y, yv))
 
 
 def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, live_dir):
@@ -119,13 +144,8 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
     features = Features(features_dir)
     info = features.info
     require_dir(split_dir, f"the split lists of {name}'s version {cfg.version}")
-    array = features.array(cfg.pooling)
-    rows, y = labelled(features, f"{split_dir}/train.csv", cfg.augmented)
-    val_rows, yv = labelled(features, f"{split_dir}/val.csv", False)
-    train_batches = Batches(array, rows, y, cfg.batch_size, seed=seed)
-    val = Batches(array, val_rows, yv, cfg.batch_size)
     start = time.time()
-    head, history, kept = fit_head(cfg, seed, train_batches, val, live_dir)
+    head, history, kept, (y, yv) = fit_on_split(cfg, seed, features, split_dir, live_dir)
     seconds = time.time() - start
 
     backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"],

@@ -1,0 +1,154 @@
+"""The artist-swap benchmark: does the method recognise any artist, or only the sample's target?
+
+Each source of params.yaml `data.sources` in turn is the target and all the others are "other",
+on the same grouped splits as the pipeline (labels come from the split files' `source` column, so
+nothing upstream reruns: features and processed pixels do not depend on labels). For every task
+each model is trained exactly as its stage trains it (train_base, train_refined, baseline with its
+C chosen on validation, and the combined model of evaluate.combine stacked on validation), its
+threshold is chosen on validation by evaluate.threshold_rule, and it is scored on the test set of
+the last of evaluate.test_sets, on the original images and on every probe. Only the test set is
+scored; nothing is chosen on it.
+
+Writes {target: {model: {probe: {accuracy, balanced_accuracy}}}} as JSON and a chart.
+"""
+import time
+
+import numpy as np
+from sklearn import metrics as skm
+
+from artist_style.data.features import Features
+from artist_style.data.processed import open_processed
+from artist_style.errors import UserError
+from artist_style.evaluation import plots
+from artist_style.evaluation.evaluate import rounded
+from artist_style.evaluation.scoring import choose_threshold
+from artist_style.files import read_csv, write_json
+from artist_style.models import classical, heads, registry, stack
+
+SCORES = ("accuracy", "balanced_accuracy")
+
+
+def scores(labels, probabilities, threshold):
+    predicted = (np.asarray(probabilities) >= threshold).astype(int)
+    return {"accuracy": round(float(skm.accuracy_score(labels, predicted)), 6),
+            "balanced_accuracy": round(float(skm.balanced_accuracy_score(labels, predicted)), 6)}
+
+
+class Tables:
+    """The split tables a task needs, read once: {version: {split: table sorted by id}}."""
+
+    def __init__(self, splits_dir, versions):
+        self.splits_dir = splits_dir
+        self.tables = {v: {s: read_csv(f"{splits_dir}/{v}/{s}.csv", dtype={"id": str}).sort_values("id")
+                           for s in ("train", "val", "test")} for v in versions}
+
+    def __call__(self, version, split):
+        return self.tables[version][split]
+
+
+class BaselineFeatures:
+    """The classical features of every image (and test probe) the tasks use, computed once."""
+
+    def __init__(self, processed, settings, hue_degrees):
+        self.processed, self.settings, self.hue_degrees, self.known = processed, settings, hue_degrees, {}
+
+    def __call__(self, ids, kind="original"):
+        known = self.known.setdefault(kind, {})
+        todo = [i for i in dict.fromkeys(ids) if i not in known]
+        if todo:
+            x = classical.features(registry.images(self.processed, todo, kind, self.hue_degrees), **self.settings)
+            known.update(zip(todo, x))
+        return np.array([known[i] for i in ids])
+
+
+def head_model(name, cfg, seed, features, tables, splits_dir, target, probes, test_version):
+    """(val probabilities, {probe: test probabilities}) of train_<name>'s head trained for `target`."""
+    head, _, _, _ = heads.fit_on_split(cfg, seed, features, f"{splits_dir}/{cfg.version}", None, target)
+    array = features.array(cfg.pooling)
+
+    def predict(ids, kind="original"):
+        rows, _ = features.rows(ids, kind)
+        return rounded(head.predict(np.asarray(array[rows]), batch_size=256, verbose=0).ravel())
+
+    test = tables(test_version, "test")["id"]
+    return predict(tables(cfg.version, "val")["id"]), {k: predict(test, k) for k in ("original", *probes)}
+
+
+def baseline_model(cfg, baseline_features, tables, target, probes, test_version):
+    """(val probabilities, {probe: test probabilities}) of the baseline trained for `target`."""
+    train, val = tables(cfg.version, "train"), tables(cfg.version, "val")
+    fitted, _, _ = classical.search(baseline_features(train["id"]), heads.split_labels(train, target),
+                                    baseline_features(val["id"]), heads.split_labels(val, target),
+                                    cfg.C, cfg.max_iter, cfg.root)
+    test = tables(test_version, "test")["id"]
+    prob = lambda ids, kind="original": rounded(fitted.predict_proba(baseline_features(ids, kind))[:, 1])  # noqa: E731
+    return prob(val["id"]), {k: prob(test, k) for k in ("original", *probes)}
+
+
+def run_task(target, p, features, baseline_features, tables, splits_dir, probes, test_version):
+    """{model: {probe: scores}} for one target source."""
+    predictions = {name: head_model(name, getattr(p, f"train_{name}"), p.seed, features, tables, splits_dir,
+                                    target, probes, test_version) for name in ("base", "refined")}
+    predictions["baseline"] = baseline_model(p.baseline, baseline_features, tables, target, probes, test_version)
+    versions = {"base": p.train_base.version, "refined": p.train_refined.version, "baseline": p.baseline.version}
+    thresholds = {}
+    for name, (val_p, _) in predictions.items():
+        val = tables(versions[name], "val")
+        thresholds[name], _ = choose_threshold(heads.split_labels(val, target), val_p, p.evaluate.threshold_rule)
+    if p.evaluate.combine:
+        members = p.evaluate.combine
+        val = tables(versions[members[0]], "val")
+        y_val = heads.split_labels(val, target)
+        fitted, oof = stack.fit(members, [predictions[m][0] for m in members], y_val, p.seed)
+        test = {k: rounded(fitted.combine(*(predictions[m][1][k] for m in members))) for k in ("original", *probes)}
+        predictions["combined"] = (None, test)
+        thresholds["combined"], _ = choose_threshold(y_val, rounded(oof), p.evaluate.threshold_rule)
+    labels = heads.split_labels(tables(test_version, "test"), target)
+    return {name: {k: scores(labels, probs, thresholds[name]) for k, probs in test.items()}
+            for name, (_, test) in predictions.items()}
+
+
+def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_png, targets=None, log=print):
+    """Run every task (targets: source names; default every source of p.data.sources); write the results."""
+    features, processed = Features(features_dir), open_processed(processed_dir)
+    names = [s.name for s in p.data.sources]
+    targets = targets or names
+    unknown = [t for t in targets if t not in names]
+    if unknown:
+        raise UserError(f"unknown target {', '.join(unknown)}: the sources are {', '.join(names)}")
+    test_version = p.evaluate.test_sets[-1]
+    versions = {p.train_base.version, p.train_refined.version, p.baseline.version, test_version}
+    tables = Tables(splits_dir, sorted(versions))
+    if "source" not in tables(test_version, "test"):
+        raise UserError(f"{splits_dir}: the split files have no source column (run: dvc repro split)")
+    probes = features.info["probes"]
+    baseline_features = BaselineFeatures(processed, p.baseline.feature_settings(), features.info["hue_degrees"])
+    results = {}
+    for target in targets:
+        start = time.time()
+        if not (tables(test_version, "test")["source"] == target).any():
+            raise UserError(f"target {target}: no test image of this source in {splits_dir}/{test_version}/test.csv")
+        results[target] = run_task(target, p, features, baseline_features, tables, splits_dir, probes, test_version)
+        log(f"artist_swap {target}: " + ", ".join(
+            f"{m} {r['original']['balanced_accuracy']:.3f}" for m, r in results[target].items())
+            + f" (balanced accuracy, {time.time() - start:.0f} s)")
+    write_json(out_json, results)
+    rows = [{"model": m, "test_set": t, "probe": k, **s} for t, by_model in results.items()
+            for m, by_probe in by_model.items() for k, s in by_probe.items()]
+    plots.comparison_png(out_png, rows, {"balanced_accuracy": "balanced accuracy"},
+                         title=f"Artist swap: each source as the target, {test_version} test")
+    return results
+
+
+def table(results):
+    """Markdown: one row per target and model, balanced accuracy per probe."""
+    probes = list(next(iter(next(iter(results.values())).values())))
+    lines = ["| target | model | " + " | ".join(probes) + " |", "|---|---|" + "---:|" * len(probes)]
+    for target, by_model in results.items():
+        for model, by_probe in by_model.items():
+            lines.append(f"| {target} | {model} | " + " | ".join(f"{by_probe[k]['balanced_accuracy']:.3f}"
+                                                              for k in probes) + " |")
+    return "\n".join(lines)
+
+
+
