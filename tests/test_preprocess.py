@@ -47,14 +47,26 @@ def test_views_are_seeded_per_image_and_within_ranges():
     assert a != view_transform("00000000000000ff", 1, cfg, 7, 224)
     assert a != view_transform("00000000000000fe", 0, cfg, 7, 224)
     flips = 0
+    colours = cfg.model_copy(update={"view_colours": ["grayscale", "hue", "none"]})
     for view in range(200):
-        t = view_transform("0000000000000abc", view, cfg, 7, 224)
+        t, colour, degrees = view_transform("0000000000000abc", view, colours, 7, 224)
         assert 0.8 <= abs(t[0]) <= 1.2 and 0.8 <= t[4] <= 1.2 and t[1] == t[3] == 0
+        assert colour == ["grayscale", "hue", "none"][view % 3] and 30 <= degrees <= 330
         flips += t[0] < 0
     assert 60 < flips < 140  # about half flipped
-    still = cfg.model_copy(update={"flip": False, "zoom": 0.0, "shift": 0.0})
-    assert view_transform("0000000000000abc", 0, still, 7, 224) == \
-        [1.0, 0, 0.0, 0, 1.0, 0.0, 0, 0]
+    still = cfg.model_copy(update={"flip": False, "zoom": 0.0, "shift": 0.0, "view_colours": []})
+    assert view_transform("0000000000000abc", 0, still, 7, 224)[:2] == ([1.0, 0, 0.0, 0, 1.0, 0.0, 0, 0], "none")
+
+
+def test_colour_views_change_only_their_own_images():
+    from artist_style.data.features import colour_views
+    from artist_style.data.images import grayscale, hue_rotate
+    images = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    draws = [(None, "grayscale", 90.0), (None, "hue", 120.0), (None, "none", 200.0)]
+    out = colour_views(images, draws)
+    assert np.array_equal(out[0], grayscale(images[:1])[0])
+    assert np.array_equal(out[1], hue_rotate(images[1:2], 120.0)[0])
+    assert np.array_equal(out[2], images[2]) and not np.array_equal(out, images)
 
 
 def test_imagenet_weights_offline_is_a_clear_error(monkeypatch):

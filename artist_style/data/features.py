@@ -2,7 +2,10 @@
 
 A features folder holds {gap,style}.npy, whose rows index.csv lists (id, kind, view, row):
 - kind "original": every preprocessed image;
-- kind "view": `views` augmented views (shift, zoom, flip; seeded per image) of every training image;
+- kind "view": `views` augmented views of every training image: shift, zoom and flip, and view k's
+  colour change view_colours[k % len(view_colours)] (none, grayscale, or hue rotated by a random
+  30..330 degrees), all drawn from a generator seeded per (seed, image, view). The colour views
+  teach the heads that style is not palette alone;
 - kind "<probe>": each probe (grayscale, hue) of every test image, for evaluate's probes;
 and backbone.json: the backbone, its weights and their fingerprint, and how the images were prepared
 (image_size, resize). Arrays stay memory-mapped; readers take the rows they need.
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from artist_style.data.images import PROBES
+from artist_style.data.images import PROBES, grayscale, hue_rotate
 from artist_style.errors import UserError
 from artist_style.files import ensure_parent, read_csv, read_json, write_csv, write_json
 
@@ -52,15 +55,34 @@ def split_ids(splits_dir, name):
     return sorted(set().union(*(read_csv(f, dtype={"id": str})["id"] for f in files)))
 
 
+HUE_RANGE = (30.0, 330.0)  # a hue view's rotation: at least 30 degrees away from the original palette
+
+
 def view_transform(image_id, view, cfg, seed, size):
-    """The affine transform of one augmented view, drawn from a generator seeded by (seed, id, view)."""
+    """(affine transform, colour change, hue degrees) of one augmented view, drawn from a generator
+    seeded by (seed, id, view)."""
     rng = np.random.default_rng([seed, int(image_id, 16), view])
     scale = rng.uniform(1 - cfg.zoom, 1 + cfg.zoom)
     dx, dy = rng.uniform(-cfg.shift, cfg.shift, size=2) * size
     flip = -1.0 if cfg.flip and rng.random() < 0.5 else 1.0
+    degrees = rng.uniform(*HUE_RANGE)
+    colour = cfg.view_colours[view % len(cfg.view_colours)] if cfg.view_colours else "none"
     centre = (size - 1) / 2
     # output pixel (x, y) samples input (scale*flip*(x-c) + c + dx, scale*(y-c) + c + dy)
-    return [scale * flip, 0, centre - scale * flip * centre + dx, 0, scale, centre - scale * centre + dy, 0, 0]
+    affine = [scale * flip, 0, centre - scale * flip * centre + dx, 0, scale, centre - scale * centre + dy, 0, 0]
+    return affine, colour, degrees
+
+
+def colour_views(images, draws):
+    """The colour change of each view (draws: view_transform results), on uint8 images."""
+    colours = np.array([c for _, c, _ in draws])
+    images = images.copy()
+    if (colours == "grayscale").any():
+        images[colours == "grayscale"] = grayscale(images[colours == "grayscale"])
+    hue = colours == "hue"
+    if hue.any():
+        images[hue] = hue_rotate(images[hue], np.array([d for _, _, d in draws])[hue])
+    return images
 
 
 def plan(index, splits_dir, cfg):
@@ -87,11 +109,13 @@ def batches(table, processed, cfg, seed):
             mask = kinds == probe
             if mask.any():
                 images[mask] = PROBES[probe](images[mask], cfg.hue_degrees)
-        images = images.astype(np.float32)
         mask = kinds == "view"
-        if mask.any():
-            transforms = np.array([view_transform(r.id, r.view, cfg, seed, size)
-                                   for r in part[mask].itertuples()], dtype=np.float32)
+        draws = [view_transform(r.id, r.view, cfg, seed, size) for r in part[mask].itertuples()]
+        if draws:
+            images[mask] = colour_views(images[mask], draws)
+        images = images.astype(np.float32)
+        if draws:
+            transforms = np.array([affine for affine, _, _ in draws], dtype=np.float32)
             images[mask] = ops.convert_to_numpy(ops.image.affine_transform(
                 images[mask], transforms, interpolation="bilinear", fill_mode="nearest"))
         yield images
@@ -129,6 +153,7 @@ def featurize(processed, splits_dir, out, cfg, seed):
     write_csv(f"{out}/index.csv", table.assign(row=range(len(table))))
     write_json(f"{out}/backbone.json", {
         "backbone": cfg.backbone, "weights": cfg.weights, "seed": seed, "precision": precision, **processed.meta,
-        "probes": list(cfg.probes), "hue_degrees": cfg.hue_degrees,
+        "views": cfg.views, "view_colours": list(cfg.view_colours), "probes": list(cfg.probes),
+        "hue_degrees": cfg.hue_degrees,
         "fingerprint": network.fingerprint(backbone), "dims": dims})
     return len(table), seconds, table["kind"].value_counts().to_dict()

@@ -119,6 +119,7 @@ def grayscale(batch):
 
 def hue_rotate(batch, degrees):
     """Probe: rotate every pixel's hue by `degrees`, keeping saturation and value (uint8 in, uint8 out).
+    degrees: one number, or one per image of an (n, h, w, 3) batch.
 
     The conversion is in float64 (matplotlib's vectorised RGB-HSV), so 0 or 360 degrees returns the
     images unchanged, bit for bit; Pillow's 8-bit HSV changed ~37% of channel values even at 0 degrees.
@@ -126,7 +127,8 @@ def hue_rotate(batch, degrees):
     from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
     batch = np.asarray(batch, dtype=np.uint8)
     hsv = rgb_to_hsv(batch / 255.0)
-    hsv[..., 0] = (hsv[..., 0] + degrees / 360.0) % 1.0
+    shift = np.asarray(degrees, dtype=np.float64) / 360.0
+    hsv[..., 0] = (hsv[..., 0] + (shift.reshape(-1, 1, 1) if shift.ndim else shift)) % 1.0
     return np.clip(np.round(hsv_to_rgb(hsv) * 255.0), 0, 255).astype(np.uint8)
 
 
