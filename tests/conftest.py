@@ -165,8 +165,11 @@ KEYS = ("accuracy", "f1_macro", "roc_auc", "n")
 
 
 def parse(markdown):
-    """{(model, test set, probe): {key: number}} from the report's markdown table."""
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    """{(model, test set, probe): {key: number}} from the report's first markdown table."""
+    text = markdown.splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith("|"))
+    end = next((i for i in range(start, len(text)) if not text[i].startswith("|")), len(text))
+    lines = text[start:end]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     assert head == ["model", "test set", "probe", "accuracy", "F1 (macro)", "ROC-AUC", "n"]
     table = {}
