@@ -182,7 +182,7 @@ def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_
         predictions.append(table)
         line = f"{name}: " + ", ".join(f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}"
                                        for s in sets) + f", threshold {thresholds[name]['threshold']:.3f}"
-        if model.novelty is not None:
+        if getattr(model, "novelty", None) is not None:  # models without one need not say so
             found, ood_table = evaluate_ood(model)
             results[name] |= found
             ood_tables.append(ood_table)
