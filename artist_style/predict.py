@@ -6,9 +6,18 @@
 PATHs are image files, folders (read recursively) or zip archives (read without extracting).
 Each image is prepared exactly as the pipeline's preprocess stage prepares it (the same code) at the
 model's size and resize mode (models/<name>.json). The CSV (stdout or --out) has one row per file:
-path, probability of the target artist, predicted label, threshold, error. A file that cannot be
-read gets an error row and a line on stderr; the others are still predicted. Exit status: 0 when
-every file was predicted, 1 when some failed, 2 when nothing could run (bad model, bad option).
+path, probability of the target artist, predicted label, threshold, novelty, novelty_threshold, error.
+
+predicted is "target" or "other" by the threshold, or "unknown" when the picture is unlike the
+model's training images: its novelty (the mean distance of its features to the nearest training
+images', models.novelty) is above the model's novelty threshold (models/<name>.novelty.npz, set
+on validation). The probability is still written, but the model has no grounds for it: a blank
+square, noise or a page of text gets "unknown". A model without a novelty file (trained before
+it existed) leaves novelty empty and never answers "unknown".
+
+A file that cannot be read gets an error row and a line on stderr; the others are still predicted.
+Exit status: 0 when every file was predicted, 1 when some failed, 2 when nothing could run (bad
+model, bad option).
 """
 import argparse
 import csv
@@ -25,7 +34,7 @@ from artist_style.files import atomic
 from artist_style.models.card import ModelCard
 from artist_style.parallel import parallel_map
 
-COLUMNS = ["path", "probability", "predicted", "threshold", "error"]
+COLUMNS = ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold", "error"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 
 
@@ -114,23 +123,31 @@ def model_settings(model_path, threshold):
 
 
 class Predictor:
-    """Batches prepared images through the model (and Grad-CAM when explaining)."""
+    """Batches prepared images through the model (and Grad-CAM when explaining); scores their novelty."""
 
-    def __init__(self, model, threshold, explain_dir, mode, max_bytes):
+    def __init__(self, model, threshold, novelty, explain_dir, mode, max_bytes):
+        from artist_style.models.network import with_features
         self.model, self.threshold, self.explain_dir, self.mode = model, threshold, explain_dir, mode
-        self.max_bytes = max_bytes
+        self.novelty, self.max_bytes = novelty, max_bytes
+        self.two_outputs = with_features(model)
 
     def __call__(self, items):
-        """items: [(container, member, explanation name, pixels)] -> probabilities."""
+        """items: [(container, member, explanation name, pixels)] -> (probabilities, novelty scores or None)."""
         batch = np.stack([pixels for *_, pixels in items])
         if not self.explain_dir:
-            return self.model.predict(batch, batch_size=len(batch), verbose=0).ravel()
+            probs, pooled = self.two_outputs.predict(batch, batch_size=len(batch), verbose=0)
+            return probs.ravel(), self.scores(pooled)
         from artist_style.evaluation import explain
-        probs, heats = explain.heatmaps(self.model, batch)
-        for (container, member, name, _), heat, p in zip(items, heats, probs):
+        probs, heats, pooled = explain.heatmaps(self.model, batch)
+        scores = self.scores(pooled)
+        unknown = self.novelty.unknown(scores) if scores is not None else np.zeros(len(probs), bool)
+        for (container, member, name, _), heat, p, flag in zip(items, heats, probs, unknown):
             rgb = to_rgb(open_image(sources.read(container, member, self.max_bytes)))
-            explain.explain_original(rgb, heat, float(p), self.threshold, self.mode).save(self.explain_dir / name)
-        return probs
+            explain.explain_original(rgb, heat, float(p), self.threshold, self.mode, flag).save(self.explain_dir / name)
+        return probs, scores
+
+    def scores(self, pooled):
+        return self.novelty.score(pooled) if self.novelty is not None else None
 
 
 def output_file(path):
@@ -190,6 +207,7 @@ def main():
     if all(error and error.startswith("no_files") for *_, error in files):
         raise UserError(f"no files to predict in {', '.join(sources.shown(p) for p in args.paths)}")
     meta, threshold, origin = model_settings(args.model, args.threshold)
+    novelty = ModelCard(args.model).novelty()
 
     from artist_style.models.network import load_model
     model = load_model(args.model)
@@ -197,16 +215,18 @@ def main():
     if size != meta["image_size"]:
         raise UserError(f"{args.model}: input size {size} but its .json says {meta['image_size']}")
     max_bytes = args.max_file_mb * 2**20
-    predictor = Predictor(model, threshold, explain_dir, meta["resize"], max_bytes)
+    predictor = Predictor(model, threshold, novelty, explain_dir, meta["resize"], max_bytes)
 
     names = overlay_names(label for *_, label, _ in files)
     tasks = [(c, m, size, meta["resize"], args.min_side, args.max_pixels, max_bytes, e) for _, c, m, _, e in files]
-    counts = {"target": 0, "other": 0, "failed": 0}
+    counts = {"target": 0, "other": 0, "unknown": 0, "failed": 0}
     with output(args.out) as out:
         predict_all(files, names, tasks, predictor, threshold, csv.writer(out, lineterminator="\n"), counts, args)
+    about_novelty = (f"novelty threshold {novelty.threshold:.2f}" if novelty is not None else
+                     f"no {ModelCard(args.model).novelty_path}: never unknown")
     print(f"predict: {len(files)} files: {counts['target']} target, {counts['other']} other, "
-          f"{counts['failed']} failed (threshold {threshold:.3f} from {origin}; model {args.model})",
-          file=sys.stderr)
+          f"{counts['unknown']} unknown, {counts['failed']} failed (threshold {threshold:.3f} from {origin}; "
+          f"{about_novelty}; model {args.model})", file=sys.stderr)
     return 1 if counts["failed"] else 0
 
 
@@ -215,19 +235,27 @@ def predict_all(files, names, tasks, predictor, threshold, writer, counts, args)
     writer.writerow(COLUMNS)
     pending = []  # (shown, container, member, overlay name, pixels or None, error)
 
+    novelty = predictor.novelty
+    limit = f"{novelty.threshold:.4f}" if novelty is not None else ""
+
     def flush():
         good = [(c, m, name, px) for _, c, m, name, px, _ in pending if px is not None]
-        probs = iter(predictor(good) if good else [])
+        probs, scores = predictor(good) if good else ([], None)
+        probs, scores = iter(probs), iter(scores if scores is not None else [])
         for shown, _, _, _, pixels, error in pending:
             if pixels is None:
                 counts["failed"] += 1
                 print(f"predict: {shown}: {error}", file=sys.stderr)
-                writer.writerow([cell(shown), "", "", cell(threshold), cell(error)])
+                writer.writerow([cell(shown), "", "", cell(threshold), "", limit, cell(error)])
                 continue
             p = float(next(probs))
+            score = float(next(scores)) if novelty is not None else None
             label = "target" if p >= threshold else "other"
+            if score is not None and novelty.unknown(score):
+                label = "unknown"
             counts[label] += 1
-            writer.writerow([cell(shown), f"{p:.6f}", label, cell(threshold), ""])
+            writer.writerow([cell(shown), f"{p:.6f}", label, cell(threshold),
+                             f"{score:.4f}" if score is not None else "", limit, ""])
         pending.clear()
 
     results = parallel_map(load, tasks, args.workers, desc="predict")

@@ -111,6 +111,26 @@ def small_model(tmp_path_factory):
     return folder / "m.keras"
 
 
+@pytest.fixture(scope="session")
+def novel_model(small_model, tmp_path_factory):
+    """small_model with a novelty file: fitted on the pooled features of drawings 0-19 of both hands
+    (the head's training images), its threshold on drawings 20-29; drawings from 30 on are new."""
+    from artist_style.data.images import fit
+    from artist_style.models import network
+    from artist_style.models.card import ModelCard
+    from artist_style.models.novelty import Novelty
+    folder = tmp_path_factory.mktemp("novel")
+    for path in small_model.parent.iterdir():
+        shutil.copy(path, folder / path.name)
+    pooled = network.with_features(network.load_model(str(folder / "m.keras")))
+
+    def features(indices):
+        images = np.stack([fit(drawing(s, i), 32) for s in ("target", "other") for i in indices])
+        return pooled.predict(images, verbose=0)[1]
+    ModelCard(folder / "m.keras").save_novelty(Novelty.fit(features(range(20)), features(range(20, 30)), 5, 0.99))
+    return folder / "m.keras"
+
+
 def sh(cwd, *cmd, check=True, env=None):
     """Run a command in cwd with this venv's bin first on PATH; return CompletedProcess."""
     full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -165,8 +185,11 @@ KEYS = ("accuracy", "f1_macro", "roc_auc", "n")
 
 
 def parse(markdown):
-    """{(model, test set, probe): {key: number}} from the report's markdown table."""
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    """{(model, test set, probe): {key: number}} from the report's first markdown table."""
+    text = markdown.splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith("|"))
+    end = next((i for i in range(start, len(text)) if not text[i].startswith("|")), len(text))
+    lines = text[start:end]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     assert head == ["model", "test set", "probe", "accuracy", "F1 (macro)", "ROC-AUC", "n"]
     table = {}

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from artist_style.evaluation.evaluate import evaluate_model, load_test_sets
+from artist_style.evaluation.evaluate import evaluate_model, load_test_sets, summary
 from artist_style.evaluation.scoring import binary_metrics, choose_threshold
+from artist_style.models.novelty import Novelty
 
 
 def test_metrics_equal_scikit_learn():
@@ -87,3 +88,40 @@ def test_shuffling_the_test_list_changes_nothing(tmp_path):
     assert results[0][0]["v1_test"]["original"] == expected
     got = results[0][1].query("probe == 'original'").set_index("id")
     assert got.loc[ids[25], "label"] == labels[25]  # labels travel with their ids
+
+
+class NovelModel(FixedModel):
+    """FixedModel with a novelty: scores looked up by id, grayscale pictures twice as novel."""
+
+    def __init__(self, probs, scores):
+        super().__init__(probs)
+        self.scores, self.novelty = scores, Novelty(np.zeros((1, 1)), 1, threshold=1.0, quantile=0.99)
+
+    def novelty_scores(self, ids, kind="original"):
+        return np.array([self.scores[i] for i in ids]) * (2.0 if kind == "grayscale" else 1.0)
+
+
+def test_unknown_shares_per_test_set_and_probe_and_the_slim_summary(tmp_path):
+    ids = [f"{i:016x}" for i in range(40)]
+    labels = np.arange(40) % 2
+    scores = dict(zip(ids, [0.2] * 36 + [1.5] * 4))  # the last 4 (all test images) are above the threshold 1.0
+    scores[ids[30]] = 0.6  # above 1.0 only in grayscale
+    split = tmp_path / "v1"
+    table = write_split(split, ids, labels)
+    table.iloc[:20].to_csv(split / "val.csv", index=False)
+    table.iloc[20:].to_csv(split / "test.csv", index=False)
+    model = NovelModel(dict(zip(ids, labels * 0.8 + 0.1)), scores)
+    result, predictions, _ = evaluate_model(model, load_test_sets(tmp_path, ["v1"]), tmp_path, "f1", ["grayscale"])
+    assert result["unknown_val"] == 0 and result["novelty_threshold"] == 1.0
+    assert result["v1_test"]["original"]["unknown"] == 4 / 20
+    assert result["v1_test"]["grayscale"]["unknown"] == 5 / 20
+    assert result["v1_test"]["original"]["accuracy"] == 1.0  # accuracy counts every image, unknown or not
+    got = predictions.query("probe == 'original'").set_index("id")["novelty"]
+    assert got[ids[39]] == 1.5 and got[ids[20]] == 0.2
+
+    result |= {"unknown_ood": 0.976, "ood_n": 42, "ood_missed": ["flat-grey-48x48"], "e2e_max_abs_diff": 0.0}
+    slim = summary({"fixed": result, "plain": {"threshold": 0.5, "v1_test": result["v1_test"]}})
+    assert slim["fixed"]["unknown_ood"] == 0.976 and slim["fixed"]["unknown_v1_test"] == 0.2
+    assert set(slim["fixed"]) == {"threshold", "v1_test", "unknown_ood", "unknown_v1_test"}
+    assert set(slim["plain"]) == {"threshold", "v1_test"}  # no novelty (the baseline): no unknown shares
+    assert set(slim["fixed"]["v1_test"]["original"]) == {"accuracy", "f1_macro", "roc_auc"}

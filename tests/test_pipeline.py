@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from artist_style.models.card import ModelCard
 from tests.conftest import ROOT, assert_same, git_init, parse, sh
 
 
@@ -35,17 +36,31 @@ def test_dvc_repro_then_head_experiment(tiny_project):
             for probe in ("original", "grayscale", "hue"):  # the slim file: only what people compare
                 assert metrics[model][test_set][probe] == {k: details[model][test_set][probe][k]
                                                            for k in ("accuracy", "f1_macro", "roc_auc")}
-        assert set(metrics[model]) == {"threshold", "v1_test", "v2_test"}
+        unknown = {"unknown_ood", "unknown_v2_test"} if model != "baseline" else set()  # a novelty: Keras models
+        assert set(metrics[model]) == {"threshold", "v1_test", "v2_test"} | unknown
         assert details[model]["e2e_max_abs_diff"] <= 1e-3
-    numbers = sum(1 + sum(len(m) for s in r.values() if isinstance(s, dict) for m in s.values())
-                  for r in metrics.values())
-    assert numbers == 4 * (1 + 2 * 3 * 3)  # per model: the threshold, 3 numbers per test set and probe
+
+    def leaves(tree):
+        return sum(leaves(v) for v in tree.values()) if isinstance(tree, dict) else 1
+    # per model: the threshold, 3 numbers per test set and probe; per Keras model 2 unknown shares
+    assert leaves(metrics) == 4 * (1 + 2 * 3 * 3) + 2 * 2
+    for model in ("refined", "base"):  # random backbone weights at 32 px, and yet:
+        novelty = ModelCard(tiny_project / f"models/{model}.keras").novelty()
+        assert novelty.threshold > 0 and novelty.train.shape[0] == len((v1 if model == "base" else v2)["train"])
+        assert metrics[model]["unknown_ood"] == details[model]["unknown_ood"] >= 0.9
+        # base's threshold comes from 10 validation images (refined: 14): 0.16 and 0.03 of v2_test measured
+        assert metrics[model]["unknown_v2_test"] == details[model]["v2_test"]["original"]["unknown"] <= (
+            0.25 if model == "base" else 0.1)
+        assert details[model]["ood_n"] == 42 and details[model]["unknown_val"] <= 0.1
+    ood = pd.read_csv(tiny_project / "plots/evaluate/ood.csv")
+    assert len(ood) == 2 * 42 and ood.query("picture == 'flat-white-224x224'")["unknown"].all()
     assert metrics["refined"]["v2_test"]["original"]["accuracy"] >= 0.9  # the two synthetic hands differ a lot
     assert metrics["baseline"]["v2_test"]["original"]["accuracy"] >= 0.9
     baseline = json.loads((tiny_project / "metrics/baseline.json").read_text())
     assert baseline["n_train"] == len(v2["train"]) and baseline["n_val"] == len(v2["val"])
     assert_same(parse((tiny_project / "metrics/report.md").read_text()), details)
     for path in ("models/base.keras", "models/refined.keras", "models/refined.threshold.json",
+                 "models/refined.novelty.npz", "models/base.novelty.npz",
                  "plots/evaluate/confusion_refined_v2_test.png", "plots/evaluate/roc_v2_test.png",
                  "plots/evaluate/plots/sklearn/confusion/refined_v2_test.json",
                  "plots/train_refined/plots/metrics/eval/accuracy.tsv", "models/baseline.weights.json",

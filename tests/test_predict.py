@@ -30,19 +30,23 @@ def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_m
     result = sh(ROOT, "python", "-m", "artist_style.predict", str(tmp_path / "in"), "--model", str(small_model),
                 "--out", str(tmp_path / "out.csv"), "--explain", str(tmp_path / "explain"), check=False)
     assert result.returncode == 1, result.stderr
-    rows = {r["path"].removeprefix(str(tmp_path / "in") + "/"): r
-            for r in csv.DictReader(open(tmp_path / "out.csv"))}
+    table = list(csv.DictReader(open(tmp_path / "out.csv")))
+    assert list(table[0]) == ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold",
+                              "error"]
+    rows = {r["path"].removeprefix(str(tmp_path / "in") + "/"): r for r in table}
     assert set(rows) == good | bad
     for name in good:
         assert 0 <= float(rows[name]["probability"]) <= 1 and rows[name]["error"] == ""
         assert rows[name]["predicted"] == ("target" if float(rows[name]["probability"]) >= 0.42 else "other")
         assert float(rows[name]["threshold"]) == 0.42
+        assert rows[name]["novelty"] == rows[name]["novelty_threshold"] == ""  # no novelty file: never unknown
     assert rows["zero.png"]["error"].startswith("empty")
     assert rows["text.jpg"]["error"].startswith("not_image")
     assert rows["truncated.png"]["error"].split(":")[0] in ("truncated", "corrupt")
     for name in bad:
         assert rows[name]["probability"] == "" and f"{name}:" in result.stderr
-    assert "8 files: " in result.stderr.splitlines()[-1] and "3 failed" in result.stderr.splitlines()[-1]
+    assert "8 files: " in result.stderr.splitlines()[-1] and "0 unknown, 3 failed" in result.stderr.splitlines()[-1]
+    assert "m.novelty.npz: never unknown" in result.stderr.splitlines()[-1]
 
     overlays = {p.name: Image.open(p) for p in (tmp_path / "explain").iterdir()}
     assert set(overlays) == {"a.png", "b.jpg.png", "cmyk.jpg.png", "alpha.png", "more.zip__inner__c.png"}
@@ -50,6 +54,45 @@ def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_m
     assert overlays["a.png"].size == (48 * 6, 48 * 6)
     for img in overlays.values():
         assert np.asarray(img).std() > 5  # not a uniform picture
+
+
+def squares(folder):
+    """Flat white, black and yellow squares (and a wide yellow one): nothing like a drawing."""
+    folder.mkdir(exist_ok=True)
+    colours = {"white": (255, 255, 255), "black": (0, 0, 0), "yellow": (255, 255, 0)}
+    for name, colour in colours.items():
+        (folder / f"{name}.png").write_bytes(png_bytes(Image.new("RGB", (64, 64), colour)))
+    (folder / "yellow-wide.jpg").write_bytes(jpeg(Image.new("RGB", (300, 200), colours["yellow"])))
+    return ["white.png", "black.png", "yellow.png", "yellow-wide.jpg"]
+
+
+def test_flat_squares_are_unknown_and_new_drawings_are_not(tmp_path, novel_model):
+    folder = tmp_path / "in"
+    flat = squares(folder)
+    drawings = [f"{s}_{i}.png" for s in ("target", "other") for i in range(30, 50)]  # not seen in training
+    for name in drawings:
+        style, index = name.removesuffix(".png").split("_")
+        (folder / name).write_bytes(png_bytes(drawing(style, int(index))))
+    result = sh(ROOT, "python", "-m", "artist_style.predict", str(folder), "--model", str(novel_model),
+                "--out", str(tmp_path / "out.csv"))
+    rows = {r["path"].removeprefix(str(folder) + "/"): r for r in csv.DictReader(open(tmp_path / "out.csv"))}
+    limit = float(rows["white.png"]["novelty_threshold"])
+    assert limit > 0
+    for name in flat:
+        assert rows[name]["predicted"] == "unknown", rows[name]
+        assert float(rows[name]["novelty"]) > limit and 0 <= float(rows[name]["probability"]) <= 1
+    unknown = [name for name in drawings if rows[name]["predicted"] == "unknown"]
+    assert len(unknown) <= 2, unknown  # of 40 (their threshold: the 99th percentile of 20 other drawings)
+    for name in set(drawings) - set(unknown):
+        assert float(rows[name]["novelty"]) <= limit
+        assert rows[name]["predicted"] == ("target" if float(rows[name]["probability"]) >= 0.42 else "other")
+    assert f"{len(unknown) + 4} unknown, 0 failed" in result.stderr and "novelty threshold" in result.stderr
+
+    explained = sh(ROOT, "python", "-m", "artist_style.predict", str(folder / "white.png"), "--model",
+                   str(novel_model), "--explain", str(tmp_path / "overlays"))  # the Grad-CAM path scores too
+    row = next(csv.DictReader(io.StringIO(explained.stdout)))
+    assert row["predicted"] == "unknown" and float(row["novelty"]) == pytest.approx(float(rows["white.png"]["novelty"]),
+                                                                                   rel=1e-3)
 
 
 def test_threshold_option_and_stdout(tmp_path, small_model):
@@ -91,3 +134,17 @@ def test_predict_reproduces_evaluate_on_the_sample_test_images(tmp_path):
     assert len(merged) == len(picked) >= 40
     assert np.abs(merged["probability_evaluate"] - merged["probability_predict"]).max() < 1e-4
     assert set(merged["label"]) == {0, 1}
+    assert np.abs(merged["novelty_evaluate"] - merged["novelty_predict"]).max() < 1e-2 * merged["novelty_predict"].max()
+    assert (merged["predicted"] == "unknown").sum() <= 1  # of the 44 test images
+
+
+@pytest.mark.skipif(not (ROOT / "models/refined.novelty.npz").exists(),
+                    reason="needs the sample's trained model: run `dvc repro` first (CI does)")
+def test_the_sample_model_calls_flat_squares_unknown(tmp_path):
+    flat = squares(tmp_path / "flat")
+    for model in ("refined", "base"):
+        result = sh(ROOT, "artist-predict", str(tmp_path / "flat"), "--model", f"models/{model}.keras")
+        got = pd.read_csv(io.StringIO(result.stdout)).set_index("path")
+        for name in flat:
+            row = got.loc[f"{tmp_path}/flat/{name}"]
+            assert row["predicted"] == "unknown" and row["novelty"] > row["novelty_threshold"], (model, name)

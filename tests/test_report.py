@@ -42,3 +42,26 @@ def test_missing_metrics_is_one_line(tmp_path):
     assert result.returncode == 2
     expected = f"error: {tmp_path}/nope.json: file not found (run the stage that makes it: dvc repro)"
     assert result.stderr.strip() == expected
+
+
+def test_report_shows_the_unknown_shares():
+    results = fake_metrics()
+    for model, shares in (("refined", (0.01, 0.02, 0.3, 0.5)), ("base", (0.0, 0.04, 0.1, 0.25))):
+        val, original, grayscale, generated = shares
+        results[model] |= {"novelty_threshold": 12.3456, "unknown_val": val, "unknown_ood": generated, "ood_n": 4,
+                           "ood_missed": ["flat-grey-48x48", "noise-gaussian-48x48"] if generated < 0.5 else []}
+        results[model]["v1_test"]["original"]["unknown"] = original
+        results[model]["v1_test"]["grayscale"]["unknown"] = grayscale
+        results[model]["v1_test"]["hue"]["unknown"] = 0.0
+    text = report.markdown(results)
+    assert_same(parse(text), results)  # the first table: accuracy, unchanged
+    section = text.split("## Unknown pictures")[1]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    assert lines[0] == ("| model | novelty threshold | validation | v1_test | v1_test grayscale | v1_test hue | "
+                        "generated (n) |")
+    assert lines[2] == "| base | 12.35 | 0.000 | 0.040 | 0.100 | 0.000 | 0.250 (4) |"
+    assert lines[3] == "| refined | 12.35 | 0.010 | 0.020 | 0.300 | 0.000 | 0.500 (4) |"
+    assert len(lines) == 4  # the baseline has no novelty: no row
+    assert "- base missed 2 of the 4 generated pictures: `flat-grey-48x48`, `noise-gaussian-48x48`." in section
+    assert "- refined missed 0 of the 4 generated pictures." in section
+    assert "## Unknown pictures" not in report.markdown(fake_metrics())  # no model with a novelty: no section

@@ -8,14 +8,19 @@ cached features (checked here); `evaluate.e2e_check` test images are also run en
 the saved model and must agree. A model whose backbone differs is run end to end on every image.
 Nothing is shuffled; labels come from the split files by id.
 
-Writes the metrics JSON, a plots folder (predictions.csv, dvclive confusion/ROC/PR data, PNGs) and
-each model's threshold file (models.card: the threshold chosen on the model's validation split).
+A model with a novelty (models.novelty: the Keras models) also says which images it would call
+unknown: the share of each test set and probe, of its validation split, and of the generated
+out-of-distribution pictures (data.ood), which no illustration resembles.
+
+Writes the metrics JSON, a plots folder (predictions.csv, ood.csv, dvclive confusion/ROC/PR data, PNGs)
+and each model's threshold file (models.card: the threshold chosen on the model's validation split).
 """
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from artist_style.data import ood
 from artist_style.data.features import Features
 from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
@@ -27,6 +32,7 @@ from artist_style.models import registry
 E2E_TOLERANCE = 1e-3
 DECIMALS = 6  # probabilities are rounded once: predictions.csv and every metric use the same values
 SUMMARY = ("accuracy", "f1_macro", "roc_auc")  # what metrics/evaluate.json keeps of each test set and probe
+OOD_SEED = 0  # the generated out-of-distribution pictures (the novelty was chosen on seed 1's)
 
 
 def rounded(probabilities):
@@ -35,13 +41,18 @@ def rounded(probabilities):
 
 def summary(results):
     """The numbers people compare across experiments: per model its threshold and, per test set and
-    probe, SUMMARY. The rest (per-class scores, confusion counts, n, the end-to-end check) is in details."""
+    probe, SUMMARY; for a model with a novelty, the share of the generated pictures and of the last
+    test set's images it calls unknown. The rest (per-class scores, confusion counts, n, the
+    end-to-end check, the other unknown shares) is in details."""
     out = {}
     for model, result in results.items():
         out[model] = {"threshold": result["threshold"]}
-        for key, value in result.items():
-            if isinstance(value, dict):
-                out[model][key] = {probe: {k: m[k] for k in SUMMARY} for probe, m in value.items()}
+        sets = sorted(key for key, value in result.items() if isinstance(value, dict))
+        for key in sets:
+            out[model][key] = {probe: {k: m[k] for k in SUMMARY} for probe, m in result[key].items()}
+        if "unknown_ood" in result:
+            out[model]["unknown_ood"] = result["unknown_ood"]
+            out[model][f"unknown_{sets[-1]}"] = result[sets[-1]]["original"]["unknown"]
     return out
 
 
@@ -57,6 +68,10 @@ def evaluate_model(model, sets, splits_dir, rule, probes):
     val_probabilities = model.validation(val["id"]) if hasattr(model, "validation") else model.predict(val["id"])
     threshold, val_score = choose_threshold(val["label"], rounded(val_probabilities), rule)
     result = {"threshold": round(threshold, 6)}
+    novelty = getattr(model, "novelty", None)
+    if novelty is not None:
+        result |= {"novelty_threshold": round(novelty.threshold, 4),
+                   "unknown_val": share(novelty.unknown(model.novelty_scores(val["id"].to_numpy())))}
     rows = []
     for set_name, table in sets.items():
         result[set_name] = {}
@@ -64,11 +79,33 @@ def evaluate_model(model, sets, splits_dir, rule, probes):
             probs = rounded(model.predict(table["id"], kind))
             labels = table["label"].to_numpy()
             result[set_name][kind] = binary_metrics(labels, probs, threshold)
+            scores = np.full(len(table), np.nan)
+            if novelty is not None:
+                scores = model.novelty_scores(table["id"].to_numpy(), kind)
+                result[set_name][kind]["unknown"] = share(novelty.unknown(scores))
             rows.append(pd.DataFrame({"model": model.name, "test_set": set_name, "probe": kind,
-                                      "id": table["id"].to_numpy(), "label": labels, "probability": probs}))
+                                      "id": table["id"].to_numpy(), "label": labels, "probability": probs,
+                                      "novelty": np.round(scores, 4)}))
     info = {"threshold": threshold, "rule": rule, "val_score": round(val_score, 6),
             "version": model.meta["version"]}
     return result, pd.concat(rows), info
+
+
+def share(flags):
+    return round(float(np.mean(flags)), 6) if len(flags) else float("nan")
+
+
+def evaluate_ood(model):
+    """(unknown share and the pictures missed, table) of the generated out-of-distribution pictures,
+    prepared at the model's size and resize mode and run end to end through the saved model."""
+    names, batch = ood.images(model.meta["image_size"], model.meta["resize"], OOD_SEED)
+    probs, pooled = model.run(batch)
+    scores = model.novelty.score(pooled)
+    unknown = model.novelty.unknown(scores)
+    table = pd.DataFrame({"model": model.name, "picture": names, "probability": rounded(probs),
+                          "novelty": np.round(scores, 4), "unknown": unknown})
+    missed = [n for n, flagged in zip(names, unknown) if not flagged]
+    return {"unknown_ood": share(unknown), "ood_n": len(names), "ood_missed": missed}, table
 
 
 def end_to_end_check(model, ids):
@@ -148,7 +185,7 @@ def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_
     sets = load_test_sets(splits_dir, cfg.test_sets)
     probes = features.info["probes"]
     largest = max(sets.values(), key=len)["id"].to_numpy()
-    results, predictions, thresholds, loaded, lines = {}, [], {}, {}, []
+    results, predictions, thresholds, loaded, lines, ood_tables = {}, [], {}, {}, [], []
     models = [registry.load(path, features, processed) for path in model_paths]
     if combined_path and cfg.combine:
         models.append(combined_model(combined_path, {m.name: m for m in models}, cfg, splits_dir, seed))
@@ -163,10 +200,19 @@ def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_
         results[name]["e2e_checked"] = int(len(check_ids)) if model.cached else "all"
         model.card.save_threshold(thresholds[name])
         predictions.append(table)
-        lines.append(f"{name}: " + ", ".join(f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}"
-                                             for s in sets) + f", threshold {thresholds[name]['threshold']:.3f}")
+        line = f"{name}: " + ", ".join(f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}"
+                                       for s in sets) + f", threshold {thresholds[name]['threshold']:.3f}"
+        if getattr(model, "novelty", None) is not None:  # models without one need not say so
+            found, ood_table = evaluate_ood(model)
+            results[name] |= found
+            ood_tables.append(ood_table)
+            line += (f"; unknown: {found['unknown_ood']:.3f} of {found['ood_n']} generated pictures, "
+                     + ", ".join(f"{results[name][s]['original']['unknown']:.3f} of {s}" for s in sets))
+        lines.append(line)
     predictions = pd.concat(predictions)
     write_csv(f"{plots_dir}/predictions.csv", predictions)
+    if ood_tables:
+        write_csv(f"{plots_dir}/ood.csv", pd.concat(ood_tables))
     write_plots(predictions, thresholds, loaded, processed, plots_dir, cfg.gallery)
     write_json(f"{plots_dir}/details.json", results)
     write_json(metrics_path, summary(results))

@@ -13,7 +13,8 @@ MIN_SIDE = 256  # small images are enlarged by a whole factor so the overlay sta
 
 
 def heatmaps(model, images):
-    """(probabilities, heatmaps in [0, 1] of shape (n, size, size)) for uint8 images (n, size, size, 3)."""
+    """(probabilities, heatmaps in [0, 1] of shape (n, size, size), the pooled features the head took)
+    for uint8 images (n, size, size, 3)."""
     import tensorflow as tf
     from keras import ops
 
@@ -24,7 +25,8 @@ def heatmaps(model, images):
     used = [pooling.index] if hasattr(pooling, "index") else list(pooling.indices)
     with tf.GradientTape() as tape:
         tape.watch(maps)
-        probability = head(pooling(maps))
+        pooled = pooling(maps)
+        probability = head(pooled)
         logit = tf.math.log(probability + 1e-7) - tf.math.log(1 - probability + 1e-7)
     grads = tape.gradient(logit, maps)
     total = np.zeros((len(images), size, size), dtype=np.float32)
@@ -33,7 +35,7 @@ def heatmaps(model, images):
         cam = cam / (tf.reduce_max(cam, axis=(1, 2, 3), keepdims=True) + 1e-12)
         total += ops.convert_to_numpy(tf.image.resize(cam, (size, size), method="bilinear"))[..., 0]
     total /= np.maximum(total.max(axis=(1, 2), keepdims=True), 1e-12)
-    return ops.convert_to_numpy(probability).ravel(), total
+    return ops.convert_to_numpy(probability).ravel(), total, ops.convert_to_numpy(pooled)
 
 
 def to_original(heat, width, height, mode):
@@ -75,14 +77,14 @@ def overlay(rgb, heat, caption):
     return out
 
 
-def caption(probability, threshold):
-    label = "target" if probability >= threshold else "other"
+def caption(probability, threshold, unknown=False):
+    label = "unknown" if unknown else "target" if probability >= threshold else "other"
     return f"p(target) = {probability:.2f} -> {label}"
 
 
 def explain_arrays(model, images, threshold):
     """Overlays (PIL images, model input size) for preprocessed uint8 images; .info["predicted"] is 0/1."""
-    probs, heats = heatmaps(model, images)
+    probs, heats, _ = heatmaps(model, images)
     out = []
     for img, heat, p in zip(images, heats, probs):
         out.append(overlay(Image.fromarray(img), heat, caption(p, threshold)))
@@ -90,9 +92,9 @@ def explain_arrays(model, images, threshold):
     return out
 
 
-def explain_original(rgb, heat, probability, threshold, mode):
+def explain_original(rgb, heat, probability, threshold, mode, unknown=False):
     """Overlay on the original image (PIL RGB) of a heatmap computed on its prepared version."""
-    return overlay(rgb, to_original(heat, rgb.width, rgb.height, mode), caption(probability, threshold))
+    return overlay(rgb, to_original(heat, rgb.width, rgb.height, mode), caption(probability, threshold, unknown))
 
 
 def examples_png(path, model, images, labels, threshold, title):

@@ -2,7 +2,8 @@
 
 From evaluate's metrics alone: a markdown table model x test set x probe with
 accuracy, macro F1 and ROC-AUC (at threshold 0.5, as evaluate reports them first) and n, then a few
-sentences computed from the same numbers; and plots/comparison.png, the same numbers as bars.
+sentences computed from the same numbers; a table of the share of images each model with a novelty
+calls unknown; and plots/comparison.png, the accuracy numbers as bars.
 Every number is written with `fmt`, so the report reads exactly as the metrics file rounds to.
 """
 from artist_style.evaluation import plots
@@ -69,6 +70,35 @@ def summary(results, report_rows):
     return lines
 
 
+def unknown_table(results):
+    """The share each model with a novelty calls unknown: validation, test sets (original images and
+    probes), generated pictures; then the generated pictures it missed. [] when no model has one."""
+    models = [m for m in dict.fromkeys(r["model"] for r in rows(results)) if "unknown_ood" in results[m]]
+    if not models:
+        return []
+    columns = sorted({(s, p) for m in models for s, v in results[m].items() if isinstance(v, dict) for p in v},
+                     key=lambda c: (c[0], c[1] != "original", c[1]))
+    head = ["model", "novelty threshold", "validation", *(s if p == "original" else f"{s} {p}" for s, p in columns),
+            "generated (n)"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for m in models:
+        r = results[m]
+        cells = [fmt(r[s][p]["unknown"]) if p in r.get(s, {}) else "" for s, p in columns]
+        lines.append("| " + " | ".join([m, f"{r['novelty_threshold']:.2f}", fmt(r["unknown_val"]), *cells,
+                                        f"{fmt(r['unknown_ood'])} ({r['ood_n']})"]) + " |")
+    lines.append("")
+    for m in models:
+        missed = results[m]["ood_missed"]
+        lines.append(f"- {m} missed {len(missed)} of the {results[m]['ood_n']} generated pictures"
+                     + (": " + ", ".join(f"`{n}`" for n in missed) if missed else "") + ".")
+    return ["## Unknown pictures", "",
+            "Share of images whose novelty (mean distance to the nearest training images in the features the "
+            "head takes, after a signed log) is above the model's threshold, a quantile of its validation "
+            "images' novelty (params.yaml `train_*.novelty_*`): predict answers `unknown` for them. The accuracy "
+            "above counts every image, unknown or not. Generated: flat colours, noise, gradients and text-like "
+            "lines at a few sizes (artist_style/data/ood.py), unlike any illustration.", "", *lines, ""]
+
+
 def _change(a, b):
     """a - b as the table shows them (the difference of the two rounded numbers), with its sign."""
     x = round(float(fmt(a)) - float(fmt(b)), 3)
@@ -90,6 +120,7 @@ def markdown(results):
         "",
         *summary(results, report_rows),
         "",
+        *unknown_table(results),
     ])
 
 

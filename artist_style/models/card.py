@@ -1,12 +1,15 @@
-"""A model's card: the small JSON files beside a saved model, in one place.
+"""A model's card: the small files beside a saved model, in one place.
 
 For models/refined.keras (or models/baseline.weights.json) they are:
 - models/refined.json: how the model was made and how images must be prepared for it (written by training);
-- models/refined.threshold.json: the decision threshold chosen on validation (written by evaluate).
+- models/refined.threshold.json: the decision threshold chosen on validation (written by evaluate);
+- models/refined.novelty.npz: the novelty score's training features and threshold (written by training;
+  Keras models only: models.novelty).
 """
 from pathlib import Path
 
 from artist_style.files import read_json, write_json
+from artist_style.models.novelty import Novelty
 
 MODEL_SUFFIXES = (".keras", ".weights.json", ".stack.json")  # a Keras model, the classical baseline, the combined model
 
@@ -19,6 +22,11 @@ class ModelCard:
         self.name = Path(stem).name
         self.meta_path = f"{stem}.json"
         self.threshold_path = f"{stem}.threshold.json"
+        self.novelty_path = f"{stem}.novelty.npz"
+
+    def files(self):
+        """Every file of the card (the model's sidecars), whether written yet or not."""
+        return [self.meta_path, self.threshold_path, self.novelty_path]
 
     def meta(self):
         return read_json(self.meta_path)
@@ -34,3 +42,10 @@ class ModelCard:
 
     def save_threshold(self, info):
         write_json(self.threshold_path, info)
+
+    def novelty(self):
+        """The model's Novelty, or None when it has none (the baseline, or a model trained before it existed)."""
+        return Novelty.load(self.novelty_path) if Path(self.novelty_path).exists() else None
+
+    def save_novelty(self, novelty):
+        novelty.save(self.novelty_path)

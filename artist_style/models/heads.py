@@ -2,7 +2,8 @@
 
 The head learns on cached backbone features, so a head experiment never reruns the backbone.
 The result is exported as one end-to-end model (uint8 image in, probability out) beside a
-small JSON that says how it was made and how images must be prepared for it.
+small JSON that says how it was made and how images must be prepared for it, and the model's
+novelty (models.novelty: how unlike the training images a picture is, with its threshold).
 """
 import time
 
@@ -15,6 +16,7 @@ from artist_style.errors import UserError
 from artist_style.files import ensure_parent, read_csv, require_dir, write_json
 from artist_style.models import network
 from artist_style.models.card import ModelCard
+from artist_style.models.novelty import Novelty
 
 METRICS = ("loss", "accuracy", "auc")
 
@@ -138,6 +140,15 @@ def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
     return (*fit_head(cfg, seed, train_batches, val, live_dir), (y, yv))
 
 
+def fit_novelty(features, array, split_dir, cfg):
+    """The novelty of the training split's original images (views are the head's, not the user's
+    pictures), its threshold from the validation split."""
+    train_rows, _ = features.rows(read_csv(f"{split_dir}/train.csv", dtype={"id": str})["id"])
+    val_rows, _ = features.rows(read_csv(f"{split_dir}/val.csv", dtype={"id": str})["id"])
+    return Novelty.fit(array[np.sort(train_rows)], array[np.sort(val_rows)], cfg.novelty_neighbours,
+                       cfg.novelty_quantile)
+
+
 def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, live_dir):
     """Train the head `name` per `cfg` (config.Train) on the split in `split_dir`, export the end-to-end
     model to `model_path` with its card, write the metrics; returns a one-line summary."""
@@ -155,13 +166,17 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
                         f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
     model = network.export(info["backbone"], backbone, cfg.pooling, head)
     network.save_model(model, ensure_parent(model_path))
-    ModelCard(model_path).save_meta({
+    card = ModelCard(model_path)
+    card.save_meta({
         "name": name, "version": cfg.version, "pooling": cfg.pooling,
         "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],
         "image_size": info["image_size"], "resize": info["resize"]})
+    novelty = fit_novelty(features, array, split_dir, cfg)
+    card.save_novelty(novelty)
     write_json(metrics_path, {
         "epochs": cfg.epochs, "kept_epoch": kept + 1, "n_train": len(y), "n_val": len(yv),
         "train": {m: round(float(history[m][kept]), 6) for m in METRICS},
         "val": {m: round(float(history["val_" + m][kept]), 6) for m in METRICS}})
     return (f"kept epoch {kept + 1}/{cfg.epochs}, val accuracy {history['val_accuracy'][kept]:.3f}, "
-            f"{len(y)} training rows, head trained in {seconds:.1f} s -> {model_path}")
+            f"{len(y)} training rows, head trained in {seconds:.1f} s, novelty threshold {novelty.threshold:.2f} "
+            f"-> {model_path}")

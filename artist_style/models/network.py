@@ -289,6 +289,11 @@ def export(backbone, backbone_model, pooling, head):
     return keras.Model(images, head(features), name="artist_style")
 
 
+def with_features(model):
+    """The exported model with a second output: the pooled features its head takes (for the novelty)."""
+    return keras.Model(model.inputs, [model.output, model.get_layer("pooling").output], name="with_features")
+
+
 def load_model(path):
     """Load an exported model; one clear error if the file is missing or not one of ours."""
     if not os.path.exists(path):

@@ -1,6 +1,8 @@
 """The models evaluate compares, behind one interface: `.name`, `.card`, `.meta` (the card's JSON, whose
 "version" names the validation split for the threshold), `.cached` and `.predict(ids, kind)`, the
 probability of the target artist for image ids, kind = "original" or a probe name (data.images.PROBES).
+`.novelty` is the model's models.novelty.Novelty, or None (the baseline); a model that has one also
+scores images by id (`.novelty_scores(ids, kind)`) and runs pixels end to end (`.run(images)`).
 """
 import numpy as np
 
@@ -27,6 +29,8 @@ class KerasModel:
         self.features, self.processed = features, processed
         self.cached = network.fingerprint(self.model.get_layer("backbone")) == features.info["fingerprint"]
         self.head = self.model.get_layer("head")
+        self.novelty = self.card.novelty()
+        self.two_outputs = network.with_features(self.model)
 
     def predict(self, ids, kind="original"):
         if not self.cached:
@@ -41,11 +45,30 @@ class KerasModel:
         batch = images(self.processed, ids, kind, self.features.info["hue_degrees"])
         return self.model.predict(batch, batch_size=16, verbose=0).ravel()
 
+    def run(self, batch):
+        """(probabilities, pooled features) of uint8 images, end to end through the saved model."""
+        probs, pooled = self.two_outputs.predict(batch, batch_size=16, verbose=0)
+        return probs.ravel(), pooled
+
+    def novelty_scores(self, ids, kind="original"):
+        """Novelty of image ids: from the cached features the head takes, or end to end."""
+        parts = []
+        for i in range(0, len(ids), CHUNK):
+            part = list(ids[i:i + CHUNK])
+            if self.cached:
+                rows, _ = self.features.rows(part, kind)
+                pooled = np.asarray(self.features.array(self.meta["pooling"])[rows])
+            else:
+                pooled = self.run(images(self.processed, part, kind, self.features.info["hue_degrees"]))[1]
+            parts.append(self.novelty.score(pooled))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
 
 class BaselineModel:
     """The classical baseline: features computed from the pixels every time."""
 
     cached = False  # nothing cached: every prediction is end to end
+    novelty = None  # its features are not a network's: no novelty score
 
     def __init__(self, path, features, processed):
         self.card = ModelCard(path)
