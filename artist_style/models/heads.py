@@ -171,7 +171,7 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
         "name": name, "version": cfg.version, "pooling": cfg.pooling,
         "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],
         "image_size": info["image_size"], "resize": info["resize"]})
-    novelty = fit_novelty(features, array, split_dir, cfg)
+    novelty = fit_novelty(features, features.array(cfg.pooling), split_dir, cfg)
     card.save_novelty(novelty)
     write_json(metrics_path, {
         "epochs": cfg.epochs, "kept_epoch": kept + 1, "n_train": len(y), "n_val": len(yv),
