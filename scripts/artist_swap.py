@@ -3,7 +3,8 @@ as the target, on the pipeline's current features, processed images and splits (
 
     python scripts/artist_swap.py [--targets noto fluent]
 
-Writes metrics/artist_swap.json and plots/artist_swap.png and prints the table (balanced accuracy).
+Writes metrics/artist_swap.json, metrics/artist_swap.md and plots/artist_swap.png and prints the table
+(balanced accuracy).
 About a minute per target on 2 cores."""
 import argparse
 import sys
@@ -14,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import artist_style  # noqa: E402,F401  (TensorFlow settings first)
 from artist_style import config  # noqa: E402
 from artist_style.errors import run  # noqa: E402
-from artist_style.evaluation.artist_swap import artist_swap, table  # noqa: E402
+from artist_style.evaluation.artist_swap import artist_swap  # noqa: E402
+from artist_style.evaluation.report import swap_table  # noqa: E402
 
 
 def main():
@@ -24,11 +26,12 @@ def main():
     parser.add_argument("--processed", default="data/processed")
     parser.add_argument("--splits", default="data/splits")
     parser.add_argument("--out", default="metrics/artist_swap.json")
+    parser.add_argument("--markdown", default="metrics/artist_swap.md")
     parser.add_argument("--plot", default="plots/artist_swap.png")
     args = parser.parse_args()
-    results = artist_swap(config.load(), args.features, args.processed, args.splits, args.out, args.plot,
+    results = artist_swap(config.load(), args.features, args.processed, args.splits, args.out, args.markdown, args.plot,
                           args.targets)
-    print(table(results))
+    print(swap_table(results))
 
 
 if __name__ == "__main__":

@@ -81,8 +81,9 @@ def test_dvc_repro_then_head_experiment(tiny_project):
             assert list(by_probe) == ["original", "grayscale", "hue"]
             assert all(0 <= s[k] <= 1 for s in by_probe.values() for k in ("accuracy", "balanced_accuracy"))
     assert (tiny_project / "plots/artist_swap.png").stat().st_size > 1000
-    (tiny_project / "metrics/artist_swap.json").unlink()
-    (tiny_project / "plots/artist_swap.png").unlink()
+    assert "| other_v2 | combined |" in (tiny_project / "metrics/artist_swap.md").read_text()
+    for path in ("metrics/artist_swap.json", "metrics/artist_swap.md", "plots/artist_swap.png"):
+        (tiny_project / path).unlink()
 
     again = sh(tiny_project, "dvc", "repro")
     assert "Running stage" not in again.stdout

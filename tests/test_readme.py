@@ -5,19 +5,45 @@ import re
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
-MODELS = {"base": "base", "refined": "refined", "colour/edge/texture baseline": "baseline"}
+MODELS = {"base": "base", "refined": "refined", "colour/edge/texture baseline": "baseline", "combined": "combined"}
+
+
+def table_rows(marker):
+    """The cells of the README's table between <!-- marker: ... --> and <!-- /marker -->, header first."""
+    block = README.split(f"<!-- {marker}:")[1].split(f"<!-- /{marker} -->")[0]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()
+            if line.startswith("| ") and not line.startswith("| ---")]
 
 
 def test_results_table_equals_the_committed_metrics():
     metrics = json.loads((ROOT / "metrics/evaluate.json").read_text())
-    block = README.split("<!-- results:")[1].split("<!-- /results -->")[0]
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()
-            if line.startswith("| ") and not line.startswith("| ---")]
-    assert len(rows) == 4  # header + 3 models
+    rows = table_rows("results")
+    assert len(rows) == 5  # header + 4 models
     for cells in rows[1:]:
         model = next(v for k, v in MODELS.items() if cells[0].startswith(k))
         wanted = [metrics[model]["v2_test"][p]["accuracy"] for p in ("original", "grayscale", "hue")]
         assert [float(c) for c in cells[1:]] == [round(w, 3) for w in wanted], model
+
+
+def test_artist_swap_table_equals_the_committed_results():
+    swap = json.loads((ROOT / "metrics/artist_swap.json").read_text())
+    rows = table_rows("swap")
+    assert [r[0] for r in rows[1:]] == ["twemoji", "noto", "openmoji", "fluent"]
+    for cells in rows[1:]:
+        s = swap[cells[0]]
+        wanted = [s["refined"]["original"], s["refined"]["grayscale"], s["baseline"]["original"],
+                  s["baseline"]["grayscale"], s["combined"]["original"]]
+        assert [float(c) for c in cells[1:]] == [round(w["balanced_accuracy"], 3) for w in wanted], cells[0]
+
+
+def test_artist_swap_is_current_the_pipelines_own_task_gives_its_metrics():
+    """The sample's target is Twemoji: that task of the committed benchmark must equal evaluate's v2 test
+    figures, or the benchmark was run on other features or code than the committed pipeline."""
+    swap = json.loads((ROOT / "metrics/artist_swap.json").read_text())["twemoji"]
+    metrics = json.loads((ROOT / "metrics/evaluate.json").read_text())
+    for model in MODELS.values():
+        for probe in ("original", "grayscale", "hue"):
+            assert swap[model][probe]["accuracy"] == metrics[model]["v2_test"][probe]["accuracy"], (model, probe)
 
 
 def test_readme_is_short_and_names_existing_paths():

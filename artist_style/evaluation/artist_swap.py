@@ -9,7 +9,8 @@ threshold is chosen on validation by evaluate.threshold_rule, and it is scored o
 the last of evaluate.test_sets, on the original images and on every probe. Only the test set is
 scored; nothing is chosen on it.
 
-Writes {target: {model: {probe: {accuracy, balanced_accuracy}}}} as JSON and a chart.
+Writes {target: {model: {probe: {accuracy, balanced_accuracy}}}} as JSON, its table as markdown
+(report.swap_markdown) and a chart.
 """
 import time
 
@@ -19,10 +20,10 @@ from sklearn import metrics as skm
 from artist_style.data.features import Features
 from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
-from artist_style.evaluation import plots
+from artist_style.evaluation import plots, report
 from artist_style.evaluation.evaluate import rounded
 from artist_style.evaluation.scoring import choose_threshold
-from artist_style.files import read_csv, write_json
+from artist_style.files import ensure_parent, read_csv, write_json
 from artist_style.models import classical, heads, registry, stack
 
 SCORES = ("accuracy", "balanced_accuracy")
@@ -108,7 +109,7 @@ def run_task(target, p, features, baseline_features, tables, splits_dir, probes,
             for name, (_, test) in predictions.items()}
 
 
-def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_png, targets=None, log=print):
+def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_md, out_png, targets=None, log=print):
     """Run every task (targets: source names; default every source of p.data.sources); write the results."""
     features, processed = Features(features_dir), open_processed(processed_dir)
     names = [s.name for s in p.data.sources]
@@ -133,22 +134,9 @@ def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_png, t
             f"{m} {r['original']['balanced_accuracy']:.3f}" for m, r in results[target].items())
             + f" (balanced accuracy, {time.time() - start:.0f} s)")
     write_json(out_json, results)
+    ensure_parent(out_md).write_text(report.swap_markdown(results))
     rows = [{"model": m, "test_set": t, "probe": k, **s} for t, by_model in results.items()
             for m, by_probe in by_model.items() for k, s in by_probe.items()]
     plots.comparison_png(out_png, rows, {"balanced_accuracy": "balanced accuracy"},
                          title=f"Artist swap: each source as the target, {test_version} test")
     return results
-
-
-def table(results):
-    """Markdown: one row per target and model, balanced accuracy per probe."""
-    probes = list(next(iter(next(iter(results.values())).values())))
-    lines = ["| target | model | " + " | ".join(probes) + " |", "|---|---|" + "---:|" * len(probes)]
-    for target, by_model in results.items():
-        for model, by_probe in by_model.items():
-            lines.append(f"| {target} | {model} | " + " | ".join(f"{by_probe[k]['balanced_accuracy']:.3f}"
-                                                              for k in probes) + " |")
-    return "\n".join(lines)
-
-
-
