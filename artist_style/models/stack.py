@@ -3,7 +3,8 @@
 A logistic regression on the two models' logits, fitted on their predictions for the validation split
 (the members learned on train only, so these are honest out-of-sample inputs). The threshold must
 then come from predictions the stacker has not seen: `fit` also returns out-of-fold validation
-probabilities (stratified k-fold over the validation images), and evaluate chooses the combined
+probabilities (stratified k-fold over the validation images, k = FOLDS or the smaller class's count if
+fewer), and evaluate chooses the combined
 model's threshold on those. The test sets are never used. Saved as plain JSON (numbers and the
 members' paths), like the baseline.
 """
@@ -43,11 +44,12 @@ def fit(members, probabilities, labels, seed, C=1.0):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     x, y = logits(*probabilities), np.asarray(labels, dtype=int)
-    if len(set(y)) < 2 or np.bincount(y).min() < FOLDS:
-        raise UserError(f"the combined model needs at least {FOLDS} validation images of each class, "
-                        f"got {np.bincount(y, minlength=2).tolist()}")
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise UserError(f"the combined model needs at least 2 validation images of each class, got {counts.tolist()} "
+                        "(or set evaluate.combine: [])")
     model = LogisticRegression(C=C)
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+    folds = StratifiedKFold(min(FOLDS, int(counts.min())), shuffle=True, random_state=seed)
     oof = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
     model.fit(x, y)
     return Stack(members, model.coef_[0], model.intercept_[0]), oof
