@@ -3,6 +3,7 @@ or unreadable. Every file is written atomically: to a temporary file beside it, 
 a reader never sees half a file, even after kill -9."""
 import json
 import os
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,3 +78,14 @@ def require_dir(folder, what):
     if not Path(folder).is_dir():
         raise UserError(f"{folder}: no such folder ({what}; run: dvc repro)")
     return str(folder)
+
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries' time in files that must have the same bytes on every run
+
+
+def write_zip_entry(archive, name, data, compress_type=zipfile.ZIP_DEFLATED):
+    """Add `data` to an open ZipFile as `name` with a fixed time and mode, so the archive's bytes depend
+    on its contents alone (ZipFile.writestr with a name stamps the current time)."""
+    entry = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    entry.compress_type, entry.external_attr = compress_type, 0o644 << 16
+    archive.writestr(entry, data)

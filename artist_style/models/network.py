@@ -18,7 +18,7 @@ from keras import applications, layers, ops
 
 from artist_style.config import Backbone, Precision
 from artist_style.errors import UserError
-from artist_style.files import atomic
+from artist_style.files import atomic, write_zip_entry
 
 PACKAGE = "artist_style"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -213,9 +213,6 @@ def fingerprint(backbone_model):
     return digest.hexdigest()[:16]
 
 
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-
-
 def _renumber_shared_objects(config):
     """Keras's shared_object_id values (Python object ids) as 0, 1, 2... in order of appearance."""
     ids = {}
@@ -241,9 +238,7 @@ def save_model(model, path):
                         data = json.dumps(meta).encode()
                     elif info.filename == "config.json":
                         data = _renumber_shared_objects(data)
-                    entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
-                    entry.compress_type, entry.external_attr = info.compress_type, 0o644 << 16
-                    dst.writestr(entry, data)
+                    write_zip_entry(dst, info.filename, data, info.compress_type)
         finally:
             raw.unlink(missing_ok=True)
 

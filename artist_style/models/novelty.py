@@ -17,9 +17,8 @@ import zipfile
 import numpy as np
 
 from artist_style.errors import UserError
-from artist_style.files import atomic
+from artist_style.files import atomic, write_zip_entry
 
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip entries' time: the same novelty gives the same file
 CHUNK_CELLS = 2**24  # distances computed for at most this many (picture, training image) pairs at once
 
 
@@ -68,9 +67,7 @@ class Novelty:
             for name, array in arrays.items():
                 buffer = io.BytesIO()
                 np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
-                entry = zipfile.ZipInfo(f"{name}.npy", date_time=FIXED_TIME)
-                entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-                z.writestr(entry, buffer.getvalue())
+                write_zip_entry(z, f"{name}.npy", buffer.getvalue())
 
     @classmethod
     def load(cls, path):
