@@ -52,13 +52,18 @@ def test_threshold_does_not_chase_one_image():
 
 
 class FixedModel:
-    """Probabilities looked up by id, like a model that knows each image."""
+    """Probabilities looked up by id, like a model that knows each image (the models.registry interface)."""
+
+    novelty = None
 
     def __init__(self, probs):
         self.name, self.meta, self.probs = "fixed", {"version": "v1"}, probs
 
     def predict(self, ids, kind="original"):
         return np.array([self.probs[i] for i in ids]) * (0.5 if kind == "grayscale" else 1.0)
+
+    def validation(self, ids):
+        return self.predict(ids)
 
 
 def write_split(folder, ids, labels):

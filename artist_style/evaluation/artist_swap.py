@@ -54,12 +54,8 @@ class BaselineFeatures:
         self.processed, self.settings, self.hue_degrees, self.known = processed, settings, hue_degrees, {}
 
     def __call__(self, ids, kind="original"):
-        known = self.known.setdefault(kind, {})
-        todo = [i for i in dict.fromkeys(ids) if i not in known]
-        if todo:
-            x = classical.features(registry.images(self.processed, todo, kind, self.hue_degrees), **self.settings)
-            known.update(zip(todo, x))
-        return np.array([known[i] for i in ids])
+        return registry.remembered(self.known, ids, kind, lambda todo: classical.features(
+            registry.images(self.processed, todo, kind, self.hue_degrees), **self.settings))
 
 
 def head_model(name, cfg, seed, features, tables, splits_dir, target, probes, test_version):

@@ -65,10 +65,9 @@ def load_test_sets(splits_dir, versions):
 def evaluate_model(model, sets, splits_dir, rule, probes):
     """(metrics, predictions table, threshold info) of one model on every test set and probe."""
     val = read_csv(f"{splits_dir}/{model.meta['version']}/val.csv", dtype={"id": str})
-    val_probabilities = model.validation(val["id"]) if hasattr(model, "validation") else model.predict(val["id"])
-    threshold, val_score = choose_threshold(val["label"], rounded(val_probabilities), rule)
+    threshold, val_score = choose_threshold(val["label"], rounded(model.validation(val["id"])), rule)
     result = {"threshold": round(threshold, 6)}
-    novelty = getattr(model, "novelty", None)
+    novelty = model.novelty
     if novelty is not None:
         result |= {"novelty_threshold": round(novelty.threshold, 4),
                    "unknown_val": share(novelty.unknown(model.novelty_scores(val["id"].to_numpy())))}
@@ -202,7 +201,7 @@ def evaluate(model_paths, features_dir, processed_dir, splits_dir, cfg, metrics_
         predictions.append(table)
         line = f"{name}: " + ", ".join(f"{s} accuracy {results[name][s]['original']['accuracy']:.3f}"
                                        for s in sets) + f", threshold {thresholds[name]['threshold']:.3f}"
-        if getattr(model, "novelty", None) is not None:  # models without one need not say so
+        if model.novelty is not None:
             found, ood_table = evaluate_ood(model)
             results[name] |= found
             ood_tables.append(ood_table)

@@ -1,8 +1,10 @@
 """The models evaluate compares, behind one interface: `.name`, `.card`, `.meta` (the card's JSON, whose
 "version" names the validation split for the threshold), `.cached` and `.predict(ids, kind)`, the
-probability of the target artist for image ids, kind = "original" or a probe name (data.images.PROBES).
-`.novelty` is the model's models.novelty.Novelty, or None (the baseline); a model that has one also
-scores images by id (`.novelty_scores(ids, kind)`) and runs pixels end to end (`.run(images)`).
+probability of the target artist for image ids, kind = "original" or a probe name (data.images.PROBES);
+`.validation(ids)`, the probabilities evaluate chooses the threshold on (`predict`, except for a model
+fitted on the validation split itself). `.novelty` is the model's models.novelty.Novelty, or None (the
+baseline, the combined model); a model that has one also scores images by id (`.novelty_scores(ids,
+kind)`) and runs pixels end to end (`.run(images)`).
 """
 import numpy as np
 
@@ -17,6 +19,16 @@ def images(processed, ids, kind, hue_degrees):
     """uint8 pixels of the processed images `ids`, through the probe `kind` unless it is "original"."""
     batch = processed.images(ids)
     return batch if kind == "original" else PROBES[kind](batch, hue_degrees)
+
+
+def remembered(cache, ids, kind, compute):
+    """Values of `ids` for probe `kind`, calling compute(ids) only for those not yet in cache[kind] (each once,
+    in first-seen order): the v1 test images are also v2 test images."""
+    known = cache.setdefault(kind, {})
+    todo = [i for i in dict.fromkeys(ids) if i not in known]
+    if todo:
+        known.update(zip(todo, compute(todo)))
+    return np.array([known[i] for i in ids])
 
 
 class KerasModel:
@@ -40,6 +52,9 @@ class KerasModel:
         parts = [self.head.predict(np.asarray(array[rows[i:i + CHUNK]]), batch_size=256, verbose=0).ravel()
                  for i in range(0, len(rows), CHUNK)]  # in chunks: memory stays flat for big test sets
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def validation(self, ids):
+        return self.predict(ids)
 
     def end_to_end(self, ids, kind="original"):
         batch = images(self.processed, ids, kind, self.features.info["hue_degrees"])
@@ -78,15 +93,10 @@ class BaselineModel:
         self.cache = {}
 
     def predict(self, ids, kind="original"):
-        """Remembers each (kind, id): the v1 test images are also v2 test images."""
-        known = self.cache.setdefault(kind, {})
-        todo = [i for i in dict.fromkeys(ids) if i not in known]
-        if todo:
-            batch = images(self.processed, todo, kind, self.hue_degrees)
-            known.update(zip(todo, self.model.predict_proba(batch)[:, 1]))
-        return np.array([known[i] for i in ids])
+        return remembered(self.cache, ids, kind, lambda todo: self.model.predict_proba(
+            images(self.processed, todo, kind, self.hue_degrees))[:, 1])
 
-    end_to_end = predict
+    end_to_end = validation = predict
 
 
 class CombinedModel:
@@ -94,6 +104,7 @@ class CombinedModel:
     probabilities of the validation images the stacker was fitted on, for choosing its threshold."""
 
     cached = False
+    novelty = None  # its inputs are probabilities, not features
 
     def __init__(self, path, members, fitted, oof):
         self.card = ModelCard(path)
@@ -106,11 +117,12 @@ class CombinedModel:
         probabilities = [m.predict(val["id"]) for m in members]
         fitted, oof = stack.fit([m.card.model_path for m in members], probabilities, val["label"], seed)
         stack.save(fitted, path)
-        ModelCard(path).save_meta({"name": ModelCard(path).name, "version": members[0].meta["version"],
-                                   "members": [m.name for m in members], "coef": fitted.coef.round(6).tolist(),
-                                   "intercept": round(fitted.intercept, 6), "n_val": len(val),
-                                   "classifier": f"LogisticRegression on the members' logits, fitted on validation "
-                                                 f"(threshold from {stack.FOLDS}-fold out-of-fold predictions)"})
+        card = ModelCard(path)
+        card.save_meta({"name": card.name, "version": members[0].meta["version"],
+                        "members": [m.name for m in members], "coef": fitted.coef.round(6).tolist(),
+                        "intercept": round(fitted.intercept, 6), "n_val": len(val),
+                        "classifier": "LogisticRegression on the members' logits, fitted on validation (threshold "
+                                      f"from {stack.folds(val['label'])}-fold out-of-fold predictions)"})
         return cls(path, members, fitted, dict(zip(val["id"], oof)))
 
     def predict(self, ids, kind="original"):

@@ -38,6 +38,11 @@ class Stack:
         return {"members": self.members, "coef": self.coef.tolist(), "intercept": self.intercept}
 
 
+def folds(labels):
+    """The k of the out-of-fold predictions: FOLDS, or fewer when the smaller class has fewer images."""
+    return min(FOLDS, int(np.bincount(np.asarray(labels, dtype=int), minlength=2).min()))
+
+
 def fit(members, probabilities, labels, seed, C=1.0):
     """(Stack fitted on all the validation predictions, its out-of-fold probabilities for the same images).
     probabilities: one vector per member, in the order of `members`."""
@@ -49,8 +54,8 @@ def fit(members, probabilities, labels, seed, C=1.0):
         raise UserError(f"the combined model needs at least 2 validation images of each class, got {counts.tolist()} "
                         "(or set evaluate.combine: [])")
     model = LogisticRegression(C=C)
-    folds = StratifiedKFold(min(FOLDS, int(counts.min())), shuffle=True, random_state=seed)
-    oof = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+    cv = StratifiedKFold(folds(y), shuffle=True, random_state=seed)
+    oof = cross_val_predict(model, x, y, cv=cv, method="predict_proba")[:, 1]
     model.fit(x, y)
     return Stack(members, model.coef_[0], model.intercept_[0]), oof
 
