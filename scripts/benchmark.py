@@ -52,6 +52,24 @@ def machine():
     return f"{cpu}, {cores} cores, {memory:.0f} GiB RAM, {platform.system()} {platform.machine()}"
 
 
+FIXED_COLUMNS = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
+
+
+def readability(clone):
+    """How wide `dvc exp show` is (its metrics and params columns; the code-hash columns dropped) in
+    full and with --only-changed after the experiment, and how long `dvc metrics diff` is for it."""
+    def columns(*options):
+        header = run(["dvc", "exp", "show", "--csv", "--drop", r".*\.py$", *options], clone)[1].splitlines()[0]
+        return len([c for c in header.split(",") if c not in FIXED_COLUMNS])
+    table = run(["dvc", "metrics", "diff", "--md"], clone)[1]
+    figures = {"exp_show_columns": columns(), "exp_show_only_changed_columns": columns("--only-changed"),
+               "metrics_diff_rows": len([line for line in table.splitlines() if line.startswith("| metrics/")])}
+    print(f"dvc exp show: {figures['exp_show_columns']} metrics and params columns, "
+          f"{figures['exp_show_only_changed_columns']} with --only-changed; dvc metrics diff of the experiment: "
+          f"{figures['metrics_diff_rows']} rows", flush=True)
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", help="clone into this folder and keep it (default: a temporary folder)")
@@ -95,6 +113,7 @@ def main():
               flush=True)
         figures["head_experiment_s"] = round(head_only, 1)
         figures["head_experiment_stages"] = reran
+        figures |= readability(clone)
         again, log = run(["dvc", "exp", "run", "-S", "train_refined.dropout=0.3"], clone)
         rerun = sorted(set(re.findall(r"Running stage '([^']+)'", log)))
         print(f"the same experiment again: {again:.1f} s, stages run: {', '.join(rerun) or 'none (restored)'}",

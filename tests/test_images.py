@@ -122,3 +122,17 @@ def test_hue_probe_is_exact_at_0_and_360_degrees_and_inverts():
     assert np.abs(there_and_back.astype(int) - batch).max() <= 1  # only uint8 rounding in between
     pure = np.array([[[[255, 0, 0], [0, 255, 0]]]], dtype=np.uint8)
     assert hue_rotate(pure, 120)[0, 0].tolist() == [[0, 255, 0], [0, 0, 255]]  # red -> green -> blue
+
+
+def test_hue_probe_equals_matplotlib_on_every_pixel_with_per_image_degrees():
+    """hue_rotate converts each distinct colour once: it must equal converting every pixel."""
+    from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
+    rng = np.random.default_rng(5)
+    batch = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    batch[1, :8] = (200, 40, 40)  # flat areas: repeated colours
+    degrees = np.array([45.0, 180.0, 300.5])
+    hsv = rgb_to_hsv(batch / 255.0)
+    hsv[..., 0] = (hsv[..., 0] + degrees.reshape(-1, 1, 1) / 360.0) % 1.0
+    expected = np.clip(np.round(hsv_to_rgb(hsv) * 255.0), 0, 255).astype(np.uint8)
+    assert np.array_equal(hue_rotate(batch, degrees), expected)
+    assert not np.array_equal(expected, batch)

@@ -123,13 +123,21 @@ def hue_rotate(batch, degrees):
 
     The conversion is in float64 (matplotlib's vectorised RGB-HSV), so 0 or 360 degrees returns the
     images unchanged, bit for bit; Pillow's 8-bit HSV changed ~37% of channel values even at 0 degrees.
+    Each image's distinct colours are converted once (illustrations have few): the same result, ~10x faster.
     """
     from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
     batch = np.asarray(batch, dtype=np.uint8)
-    hsv = rgb_to_hsv(batch / 255.0)
-    shift = np.asarray(degrees, dtype=np.float64) / 360.0
-    hsv[..., 0] = (hsv[..., 0] + (shift.reshape(-1, 1, 1) if shift.ndim else shift)) % 1.0
-    return np.clip(np.round(hsv_to_rgb(hsv) * 255.0), 0, 255).astype(np.uint8)
+    shift = np.broadcast_to(np.asarray(degrees, dtype=np.float64) / 360.0, batch.shape[:1])
+    out = np.empty_like(batch)
+    for i, image in enumerate(batch):
+        pixels = image.reshape(-1, 3).astype(np.int32)
+        colours, inverse = np.unique(pixels[:, 0] << 16 | pixels[:, 1] << 8 | pixels[:, 2], return_inverse=True)
+        rgb = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=-1)
+        hsv = rgb_to_hsv(rgb / 255.0)
+        hsv[..., 0] = (hsv[..., 0] + shift[i]) % 1.0
+        turned = np.clip(np.round(hsv_to_rgb(hsv) * 255.0), 0, 255).astype(np.uint8)
+        out[i] = turned[inverse.ravel()].reshape(image.shape)
+    return out
 
 
 PROBES = {"grayscale": lambda batch, hue_degrees: grayscale(batch),

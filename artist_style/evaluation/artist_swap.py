@@ -21,7 +21,7 @@ from artist_style.data.features import Features
 from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
 from artist_style.evaluation import plots, report
-from artist_style.evaluation.evaluate import rounded
+from artist_style.evaluation.per_model import rounded
 from artist_style.evaluation.scoring import choose_threshold
 from artist_style.files import ensure_parent, read_csv, write_json
 from artist_style.models import classical, heads, registry, stack

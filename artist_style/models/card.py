@@ -2,7 +2,8 @@
 
 For models/refined.keras (or models/baseline.weights.json) they are:
 - models/refined.json: how the model was made and how images must be prepared for it (written by training);
-- models/refined.threshold.json: the decision threshold chosen on validation (written by evaluate);
+- models/refined.threshold.json: the decision threshold chosen on validation (written by the model's stage,
+  evaluation.per_model; by evaluate for the combined model);
 - models/refined.novelty.npz: the novelty score's training features and threshold (written by training;
   Keras models only: models.novelty).
 """
@@ -38,7 +39,7 @@ class ModelCard:
         """(threshold, where it came from): the chosen one, or 0.5 when evaluate has not run."""
         if Path(self.threshold_path).exists():
             return float(read_json(self.threshold_path)["threshold"]), self.threshold_path
-        return 0.5, "default 0.5 (no threshold file: run dvc repro evaluate)"
+        return 0.5, "default 0.5 (no threshold file: run dvc repro)"
 
     def save_threshold(self, info):
         write_json(self.threshold_path, info)

@@ -1,4 +1,4 @@
-"""The models evaluate compares, behind one interface: `.name`, `.card`, `.meta` (the card's JSON, whose
+"""The models evaluation.per_model evaluates, behind one interface: `.name`, `.card`, `.meta` (the card's JSON, whose
 "version" names the validation split for the threshold), `.cached` and `.predict(ids, kind)`, the
 probability of the target artist for image ids, kind = "original" or a probe name (data.images.PROBES);
 `.validation(ids)`, the probabilities evaluate chooses the threshold on (`predict`, except for a model
@@ -9,7 +9,7 @@ kind)`) and runs pixels end to end (`.run(images)`).
 import numpy as np
 
 from artist_style.data.images import PROBES
-from artist_style.models import classical, network, stack
+from artist_style.models import classical, stack
 from artist_style.models.card import ModelCard
 
 CHUNK = 4096
@@ -35,6 +35,7 @@ class KerasModel:
     """An exported Keras model; its head runs on cached backbone features when the backbone matches them."""
 
     def __init__(self, path, features, processed):
+        from artist_style.models import network  # TensorFlow: only where a network is loaded
         self.card = ModelCard(path)
         self.name, self.meta = self.card.name, self.card.meta()
         self.model = network.load_model(path)
@@ -85,11 +86,11 @@ class BaselineModel:
     cached = False  # nothing cached: every prediction is end to end
     novelty = None  # its features are not a network's: no novelty score
 
-    def __init__(self, path, features, processed):
+    def __init__(self, path, processed, hue_degrees):
         self.card = ModelCard(path)
         self.name, self.meta = self.card.name, self.card.meta()
         self.model = classical.load(path)
-        self.processed, self.hue_degrees = processed, features.info["hue_degrees"]
+        self.processed, self.hue_degrees = processed, hue_degrees
         self.cache = {}
 
     def predict(self, ids, kind="original"):
@@ -114,7 +115,7 @@ class CombinedModel:
     @classmethod
     def fit(cls, path, members, val, seed):
         """Fit on the members' predictions for the validation table `val` (id, label); save the model and card."""
-        probabilities = [m.predict(val["id"]) for m in members]
+        probabilities = [m.validation(val["id"]) for m in members]
         fitted, oof = stack.fit([m.card.model_path for m in members], probabilities, val["label"], seed)
         stack.save(fitted, path)
         card = ModelCard(path)
@@ -136,5 +137,6 @@ class CombinedModel:
 
 def load(path, features, processed):
     """The model saved at `path`: a Keras model (.keras) or the classical baseline (.weights.json)."""
-    kind = KerasModel if str(path).endswith(".keras") else BaselineModel
-    return kind(path, features, processed)
+    if str(path).endswith(".keras"):
+        return KerasModel(path, features, processed)
+    return BaselineModel(path, processed, features.info["hue_degrees"])
