@@ -50,16 +50,15 @@ class KerasModel:
             return self.end_to_end(ids, kind)
         rows, _ = self.features.rows(ids, kind)
         array = self.features.array(self.meta["pooling"])
-        parts = [self.head.predict(np.asarray(array[rows[i:i + CHUNK]]), batch_size=256, verbose=0).ravel()
-                 for i in range(0, len(rows), CHUNK)]  # in chunks: memory stays flat for big test sets
+        parts = [np.asarray(self.head(np.asarray(array[rows[i:i + CHUNK]]), training=False)).ravel()
+                 for i in range(0, len(rows), CHUNK)]  # called directly (predict() costs ~0.1 s a call), in chunks
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def validation(self, ids):
         return self.predict(ids)
 
     def end_to_end(self, ids, kind="original"):
-        batch = images(self.processed, ids, kind, self.features.info["hue_degrees"])
-        return self.model.predict(batch, batch_size=16, verbose=0).ravel()
+        return self.run(images(self.processed, ids, kind, self.features.info["hue_degrees"]))[0]
 
     def run(self, batch):
         """(probabilities, pooled features) of uint8 images, end to end through the saved model."""
