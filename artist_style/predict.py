@@ -186,7 +186,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", help="image files, folders or zip archives")
     parser.add_argument("--model", default="models/refined.keras")
-    parser.add_argument("--threshold", type=float, help="decision threshold (default: the one evaluate chose)")
+    parser.add_argument("--threshold", type=float, help="decision threshold (default: the one chosen on validation)")
     parser.add_argument("--out", help="CSV file to write (default: stdout)")
     parser.add_argument("--explain", metavar="DIR", help="write a Grad-CAM overlay PNG per image into DIR")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -18,13 +18,15 @@ import pandas as pd
 
 from artist_style.data import ood
 from artist_style.errors import UserError
+from artist_style.evaluation import explain, plots
 from artist_style.evaluation.scoring import binary_metrics, choose_threshold
 from artist_style.files import read_csv, read_json, require_dir, write_csv, write_json
+from artist_style.models import registry
+from artist_style.models.card import ModelCard
 
 E2E_TOLERANCE = 1e-3
 DECIMALS = 6  # probabilities are rounded once: predictions.csv and every metric use the same values
 OOD_SEED = 0  # the generated out-of-distribution pictures (the novelty was chosen on seed 1's)
-FILES = ("result.json", "predictions.csv", "validation.csv")
 
 
 def rounded(probabilities):
@@ -97,14 +99,11 @@ def end_to_end_check(model, ids):
 
 def figures(out, model, predictions, threshold, processed, gallery):
     """gallery.png (the last test set, mistakes first) and, for a network, explain.png (Grad-CAM)."""
-    from artist_style.evaluation import plots
-    from artist_style.models import registry
     original = predictions[predictions["probe"] == "original"]
     last_set = sorted(original["test_set"].unique())[-1]
     part = original[original["test_set"] == last_set].sort_values("id")
     part = part.assign(wrong=(part["probability"] >= threshold) != part["label"].astype(bool))
     if isinstance(model, registry.KerasModel):
-        from artist_style.evaluation import explain
         wrong = part["wrong"]
         picked = pd.concat([part[wrong].head(4), part[~wrong].head(8 - min(4, int(wrong.sum())))])
         explain.examples_png(f"{out}/explain.png", model.model, registry.images(processed, picked["id"], "original", 0),
@@ -150,26 +149,26 @@ class Evaluated:
     novelty = None
 
     def __init__(self, folder):
-        from artist_style.models.card import ModelCard
         require_dir(folder, "a model's evaluation (made by its stage: dvc repro)")
         self.folder = str(folder)
         self.result = read_json(f"{folder}/result.json")
         self.name, path = self.result.pop("model"), self.result.pop("model_path")
         self.predictions = read_csv(f"{folder}/predictions.csv", dtype={"id": str})
-        self.validation_table = read_csv(f"{folder}/validation.csv", dtype={"id": str})
+        self.by_probe = {probe: table.drop_duplicates("id").set_index("id")["probability"]  # v1 test is in v2 test
+                         for probe, table in self.predictions.groupby("probe")}
+        self.validation_table = read_csv(f"{folder}/validation.csv", dtype={"id": str}).set_index("id")
         self.ood = read_csv(f"{folder}/ood.csv") if self.result.get("ood_n") else None
         self.card = ModelCard(path)
         self.meta = {"version": self.result["version"]}
         self.threshold = self.result["threshold"]
 
     def predict(self, ids, kind="original"):
-        table = self.predictions[self.predictions["probe"] == kind].drop_duplicates("id").set_index("id")
-        missing = [i for i in ids if i not in table.index]
+        known = self.by_probe.get(kind, pd.Series(dtype=np.float64))
+        missing = [i for i in ids if i not in known.index]
         if missing:
             raise UserError(f"{self.folder}/predictions.csv: no {kind} prediction for image {missing[0]} "
                             f"(and {len(missing) - 1} more): rerun dvc repro")
-        return table.loc[list(ids), "probability"].to_numpy(dtype=np.float64)
+        return known.loc[list(ids)].to_numpy(dtype=np.float64)
 
     def validation(self, ids):
-        table = self.validation_table.set_index("id")
-        return table.loc[list(ids), "probability"].to_numpy(dtype=np.float64)
+        return self.validation_table.loc[list(ids), "probability"].to_numpy(dtype=np.float64)
