@@ -2,6 +2,7 @@
 import h5py
 import numpy as np
 import pytest
+from keras import ops
 
 from artist_style.errors import UserError
 from artist_style.models import network
@@ -142,3 +143,15 @@ def test_saved_model_bytes_are_reproducible_and_load(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]  # no temporary files left
     model = network.load_model(str(tmp_path / "a.keras"))
     assert model.predict(np.zeros((1, 32, 32, 3), np.uint8), verbose=0).shape == (1, 1)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("bfloat16", 5e-3)])
+def test_style_pooling_is_mean_and_std_per_channel(dtype, tolerance):
+    rng = np.random.default_rng(0)
+    maps = np.maximum(rng.normal(size=(3, 40, 40, 16)), 0)
+    maps[..., ::4] += 10.0  # channels whose mean is far above their spread: no cancellation allowed
+    rounded = ops.convert_to_numpy(ops.cast(ops.cast(maps, dtype), "float32")).astype(np.float64)
+    pooled = ops.convert_to_numpy(network.StylePooling([0])([ops.cast(maps, dtype)]))
+    assert pooled.dtype == np.float32
+    expected = np.concatenate([rounded.mean(axis=(1, 2)), rounded.std(axis=(1, 2))], axis=-1)
+    assert np.max(np.abs(pooled - expected) / expected) < tolerance

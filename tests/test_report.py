@@ -1,8 +1,9 @@
-"""The report: its table holds exactly the numbers of evaluate's details, one row per model, test set and probe."""
+"""The report (written by evaluate): its table holds exactly the numbers of evaluate's details, one row per
+model, test set and probe."""
 import json
 
 from artist_style.evaluation import report
-from tests.conftest import ROOT, assert_same, parse, sh
+from tests.conftest import ROOT, assert_same, parse
 
 
 def fake_metrics():
@@ -21,11 +22,9 @@ def test_committed_report_equals_committed_metrics():
     assert (ROOT / "metrics/report.md").read_text() == report.markdown(results)  # not edited by hand
 
 
-def test_report_stage_on_made_up_metrics(tmp_path):
+def test_report_on_made_up_metrics(tmp_path):
     results = fake_metrics()
-    (tmp_path / "evaluate.json").write_text(json.dumps(results))
-    sh(ROOT, "python", "-m", "stages.report", "--metrics", str(tmp_path / "evaluate.json"),
-       "--out", str(tmp_path / "report.md"), "--plot", str(tmp_path / "comparison.png"))
+    assert report.write(results, tmp_path / "report.md", tmp_path / "comparison.png") == 9
     text = (tmp_path / "report.md").read_text()
     assert_same(parse(text), results)
     assert [k[0] for k in parse(text)][::3] == ["baseline", "base", "refined"]
@@ -34,14 +33,6 @@ def test_report_stage_on_made_up_metrics(tmp_path):
     assert "base trails the baseline (−0.100, 10 images)" in text
     assert "under grayscale: baseline −0.300, base −0.300, refined −0.300" in text
     assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def test_missing_metrics_is_one_line(tmp_path):
-    result = sh(ROOT, "python", "-m", "stages.report", "--metrics", str(tmp_path / "nope.json"),
-                "--out", str(tmp_path / "r.md"), "--plot", str(tmp_path / "c.png"), check=False)
-    assert result.returncode == 2
-    expected = f"error: {tmp_path}/nope.json: file not found (run the stage that makes it: dvc repro)"
-    assert result.stderr.strip() == expected
 
 
 def test_report_shows_the_unknown_shares():

@@ -12,6 +12,7 @@ and backbone.json: the backbone, its weights and their fingerprint, and how the 
 """
 import glob
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,15 @@ def batches(table, processed, cfg, seed):
         yield images
 
 
+def prefetched(items):
+    """The items of an iterator, each next one prepared in a thread while the caller uses the current."""
+    with ThreadPoolExecutor(1) as pool:
+        upcoming = pool.submit(next, items, None)
+        while (item := upcoming.result()) is not None:
+            upcoming = pool.submit(next, items, None)
+            yield item
+
+
 def featurize(processed, splits_dir, out, cfg, seed):
     """Run the frozen backbone of `cfg` (config.Featurize) over every row of `plan`, into the folder `out`.
     Returns (rows written, seconds, {kind: count})."""
@@ -140,7 +150,7 @@ def featurize(processed, splits_dir, out, cfg, seed):
                                            shape=(len(table), d)) for k, d in dims.items()}
     start, row = time.time(), 0
     bar = tqdm(total=len(table), desc="featurize", unit="img", disable=False, mininterval=2.0)
-    for images in batches(table, processed, cfg, seed):
+    for images in prefetched(batches(table, processed, cfg, seed)):
         result = featurizer.predict_on_batch(images)
         for k in arrays:
             arrays[k][row:row + len(images)] = result[k]

@@ -6,9 +6,10 @@ evaluate reads those folders, so it needs no TensorFlow and a head experiment do
 models' work. It fits the combined model (params.yaml evaluate.combine: models.stack, on the members'
 validation probabilities) and evaluates it the same way.
 
-Writes the metrics JSON (summary: the numbers people compare) and a plots folder: details.json (every
-number), predictions.csv and ood.csv of all models, dvclive confusion/ROC/PR data and the PNGs. Predicted
-labels use each model's threshold, in the metrics and in every plot.
+Writes the metrics JSON (summary: the numbers people compare), a plots folder: details.json (every
+number), predictions.csv and ood.csv of all models, dvclive confusion/ROC/PR data and the PNGs, and the
+report (evaluation.report: one markdown table and chart). Predicted labels use each model's threshold, in
+the metrics and in every plot.
 """
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
-from artist_style.evaluation import per_model, plots
+from artist_style.evaluation import per_model, plots, report
 from artist_style.files import read_csv, write_csv, write_json
 from artist_style.models import registry
 
@@ -83,11 +84,12 @@ def combined_model(path, evaluated, cfg, splits_dir, seed):
     return registry.CombinedModel.fit(path, members, val, seed)
 
 
-def evaluate(folders, processed_dir, splits_dir, cfg, metrics_path, plots_dir, combined_path, combined_folder,
-             seed=0):
+def evaluate(folders, processed_dir, splits_dir, cfg, out, seed=0):
     """Gather the models' evaluation `folders` (evaluation.per_model), fit and evaluate the combined model of
-    cfg.combine (config.Evaluate; saved to `combined_path`, evaluated into `combined_folder`), and write the
-    metrics and the plots. Returns one line per model."""
+    cfg.combine (config.Evaluate), and write the metrics, the plots and the report. `out` names the files:
+    metrics, plots (a folder), combined (the combined model), combined_evaluation (its folder), report
+    (markdown) and comparison (its chart). Returns one line per model."""
+    combined_path, combined_folder, plots_dir = out["combined"], out["combined_evaluation"], out["plots"]
     evaluated = {}
     for folder in folders:
         model = per_model.Evaluated(folder)
@@ -113,5 +115,6 @@ def evaluate(folders, processed_dir, splits_dir, cfg, metrics_path, plots_dir, c
         write_csv(f"{plots_dir}/ood.csv", pd.concat(ood_tables))
     write_plots(predictions, {name: m.threshold for name, m in evaluated.items()}, plots_dir)
     write_json(f"{plots_dir}/details.json", results)
-    write_json(metrics_path, summary(results))
+    write_json(out["metrics"], summary(results))
+    report.write(results, out["report"], out["comparison"])
     return lines
