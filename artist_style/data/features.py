@@ -7,10 +7,13 @@ A features folder holds {gap,style}.npy, whose rows index.csv lists (id, kind, v
   30..330 degrees), all drawn from a generator seeded per (seed, image, view). The colour views
   teach the heads that style is not palette alone;
 - kind "<probe>": each probe (grayscale, hue) of every test image, for evaluate's probes;
+- kind "ood": the generated out-of-distribution pictures (data.ood, seed data.ood.SEED, id = their name),
+  prepared as preprocess prepares a file, for the models' novelty check;
 and backbone.json: the backbone, its weights and their fingerprint, and how the images were prepared
 (image_size, resize). Arrays stay memory-mapped; readers take the rows they need.
 """
 import glob
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from artist_style.data import ood
 from artist_style.data.images import PROBES, grayscale, hue_rotate
 from artist_style.errors import UserError
 from artist_style.files import ensure_parent, read_csv, read_json, write_csv, write_json
@@ -86,13 +90,14 @@ def colour_views(images, draws):
     return images
 
 
-def plan(index, splits_dir, cfg):
-    """The rows to compute: (id, kind, view) in output order."""
+def plan(index, splits_dir, cfg, ood_names=()):
+    """The rows to compute: (id, kind, view) in output order, the generated pictures `ood_names` last."""
     rows = [(i, "original", 0) for i in index["id"]]
     if cfg.views:
         rows += [(i, "view", v) for i in split_ids(splits_dir, "train") for v in range(cfg.views)]
     for probe in cfg.probes:
         rows += [(i, probe, 0) for i in split_ids(splits_dir, "test")]
+    rows += [(name, "ood", 0) for name in ood_names]
     return pd.DataFrame(rows, columns=["id", "kind", "view"])
 
 
@@ -144,13 +149,15 @@ def featurize(processed, splits_dir, out, cfg, seed):
         print(note)
     backbone = network.build_backbone(cfg.backbone, cfg.weights, processed.pixels.shape[1], seed, precision)
     featurizer = network.build_featurizer(cfg.backbone, backbone)
-    table = plan(processed.index, splits_dir, cfg)
+    ood_names, ood_images = ood.images(processed.pixels.shape[1], processed.meta["resize"], ood.SEED)
+    table = plan(processed.index, splits_dir, cfg, ood_names)
     dims = {k: v.shape[-1] for k, v in featurizer.output.items()}
     arrays = {k: np.lib.format.open_memmap(ensure_parent(f"{out}/{k}.npy"), mode="w+", dtype=np.float32,
                                            shape=(len(table), d)) for k, d in dims.items()}
     start, row = time.time(), 0
     bar = tqdm(total=len(table), desc="featurize", unit="img", disable=False, mininterval=2.0)
-    for images in prefetched(batches(table, processed, cfg, seed)):
+    made = prefetched(batches(table[table["kind"] != "ood"], processed, cfg, seed))
+    for images in itertools.chain(made, [ood_images.astype(np.float32)]):
         result = featurizer.predict_on_batch(images)
         for k in arrays:
             arrays[k][row:row + len(images)] = result[k]

@@ -98,20 +98,11 @@ def explain_original(rgb, heat, probability, threshold, mode, unknown=False):
 
 
 def examples_png(path, model, images, labels, threshold, title):
-    """A grid of overlays for some test images, each titled with its true label (mistakes in red)."""
-    import matplotlib.pyplot as plt
-
-    from artist_style.evaluation.plots import CLASS_NAMES, save
+    """A grid of overlays for some test images, each captioned with its true label (mistakes in red)."""
+    from artist_style.evaluation.plots import CLASS_NAMES, mosaic_png
     overlays = explain_arrays(model, images, threshold)
-    columns = min(4, len(overlays))
-    rows = -(-len(overlays) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.2, rows * 2.4))
-    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
-        ax.axis("off")
-        if k < len(overlays):
-            ax.imshow(overlays[k])
-            wrong = (overlays[k].info.get("predicted") != labels[k])
-            ax.set_title(f"true {CLASS_NAMES[labels[k]]}" + (" (mistake)" if wrong else ""), fontsize=8,
-                         color="red" if wrong else "black")
-    fig.suptitle(title, fontsize=9)
-    save(fig, path)
+    captions = []
+    for overlay_image, label in zip(overlays, labels):
+        wrong = overlay_image.info.get("predicted") != label
+        captions.append((f"true {CLASS_NAMES[label]}" + (" (mistake)" if wrong else ""), "red" if wrong else "black"))
+    mosaic_png(path, overlays, captions, title, columns=min(4, len(overlays)), tile=224)

@@ -16,7 +16,6 @@ on, which the combined model is fitted on), ood.csv (Keras models) and the figur
 import numpy as np
 import pandas as pd
 
-from artist_style.data import ood
 from artist_style.errors import UserError
 from artist_style.evaluation import explain, plots
 from artist_style.evaluation.scoring import binary_metrics, choose_threshold
@@ -26,7 +25,6 @@ from artist_style.models.card import ModelCard
 
 E2E_TOLERANCE = 1e-3
 DECIMALS = 6  # probabilities are rounded once: predictions.csv and every metric use the same values
-OOD_SEED = 0  # the generated out-of-distribution pictures (the novelty was chosen on seed 1's)
 
 
 def rounded(probabilities):
@@ -74,10 +72,9 @@ def evaluate_model(model, sets, splits_dir, rule, probes):
 
 
 def evaluate_ood(model):
-    """(unknown share and the pictures missed, table) of the generated out-of-distribution pictures,
-    prepared at the model's size and resize mode and run end to end through the saved model."""
-    names, batch = ood.images(model.meta["image_size"], model.meta["resize"], OOD_SEED)
-    probs, pooled = model.run(batch)
+    """(unknown share and the pictures missed, table) of the generated out-of-distribution pictures
+    (data.ood), prepared at the model's size and resize mode."""
+    names, probs, pooled = model.generated()
     scores = model.novelty.score(pooled)
     unknown = model.novelty.unknown(scores)
     table = pd.DataFrame({"model": model.name, "picture": names, "probability": rounded(probs),

@@ -55,29 +55,35 @@ def curves_png(path, curves, kind, title):
     save(fig, path)
 
 
+def mosaic_png(path, tiles, captions, title, columns=8, tile=112):
+    """Images in a grid, each scaled to `tile` px with its caption (lines, colour) under it, one PIL
+    image (a grid of matplotlib axes took ~30 ms per image). A red caption also frames its image."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.load_default(size=11)
+    lines = max(len(text.splitlines()) for text, _ in captions)
+    cell_w, cell_h, top = tile + 8, tile + 8 + 13 * lines, 24
+    rows = max(1, -(-len(tiles) // columns))
+    sheet = Image.new("RGB", (columns * cell_w, top + rows * cell_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((4, 5), title, fill="black", font=font)
+    for k, (image, (text, colour)) in enumerate(zip(tiles, captions)):
+        x, y = (k % columns) * cell_w + 4, top + (k // columns) * cell_h
+        if colour == "red":
+            draw.rectangle((x - 3, y - 3, x + tile + 2, y + tile + 2), fill="red")
+        sheet.paste(Image.fromarray(np.asarray(image)).convert("RGB").resize((tile, tile), Image.Resampling.BILINEAR),
+                    (x, y))
+        draw.multiline_text((x, y + tile + 4), text, fill=colour, font=font, spacing=2)
+    sheet.save(ensure_parent(path), optimize=False)
+
+
 def gallery_png(path, images, labels, probs, threshold, title, columns=8):
     """Test images with true label, predicted label and probability; mistakes framed in red."""
-    n = len(images)
-    rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 1.6))
-    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
-        ax.axis("off")
-        if k >= n:
-            continue
-        predicted = int(probs[k] >= threshold)
-        wrong = predicted != labels[k]
-        ax.imshow(images[k])
-        ax.set_title(f"true {CLASS_NAMES[labels[k]]}\npred {CLASS_NAMES[predicted]} p={probs[k]:.2f}",
-                     fontsize=6.5, color="red" if wrong else "black")
-        if wrong:
-            ax.axis("on")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_edgecolor("red")
-                spine.set_linewidth(2.5)
-    fig.suptitle(title, fontsize=9)
-    save(fig, path)
+    captions = []
+    for label, p in zip(labels, probs):
+        predicted = int(p >= threshold)
+        captions.append((f"true {CLASS_NAMES[label]}\npred {CLASS_NAMES[predicted]} p={p:.2f}",
+                         "red" if predicted != label else "black"))
+    mosaic_png(path, list(images), captions, title, columns)
 
 
 def comparison_png(path, rows, metrics, title="Models on the same test images: original and probes"):

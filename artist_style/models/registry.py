@@ -4,10 +4,12 @@ probability of the target artist for image ids, kind = "original" or a probe nam
 `.validation(ids)`, the probabilities evaluate chooses the threshold on (`predict`, except for a model
 fitted on the validation split itself). `.novelty` is the model's models.novelty.Novelty, or None (the
 baseline, the combined model); a model that has one also scores images by id (`.novelty_scores(ids,
-kind)`) and runs pixels end to end (`.run(images)`).
+kind)`), scores the generated pictures of data.ood (`.generated()`) and runs pixels end to end
+(`.run(images)`).
 """
 import numpy as np
 
+from artist_style.data import ood
 from artist_style.data.images import PROBES
 from artist_style.models import classical, stack
 from artist_style.models.card import ModelCard
@@ -64,6 +66,17 @@ class KerasModel:
         """(probabilities, pooled features) of uint8 images, end to end through the saved model."""
         probs, pooled = self.two_outputs.predict(batch, batch_size=16, verbose=0)
         return probs.ravel(), pooled
+
+    def generated(self):
+        """(names, probabilities, pooled features) of the generated pictures (data.ood, seed data.ood.SEED):
+        from featurize's "ood" rows when cached, else end to end."""
+        if self.cached:
+            names = self.features.index.loc[self.features.index["kind"] == "ood", "id"].to_numpy()
+            rows, _ = self.features.rows(names, "ood")
+            pooled = np.asarray(self.features.array(self.meta["pooling"])[rows])
+            return list(names), np.asarray(self.head(pooled, training=False)).ravel(), pooled
+        names, batch = ood.images(self.meta["image_size"], self.meta["resize"], ood.SEED)
+        return (names, *self.run(batch))
 
     def novelty_scores(self, ids, kind="original"):
         """Novelty of image ids: from the cached features the head takes, or end to end."""
