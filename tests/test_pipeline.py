@@ -61,7 +61,7 @@ def test_dvc_repro_then_head_experiment(tiny_project):
     assert_same(parse((tiny_project / "metrics/report.md").read_text()), details)
     for path in ("models/base.keras", "models/refined.keras", "models/refined.threshold.json",
                  "models/refined.novelty.npz", "models/base.novelty.npz",
-                 "plots/evaluate/confusion_refined_v2_test.png", "plots/evaluate/roc_v2_test.png",
+                 "plots/evaluate/confusion.png", "plots/evaluate/curves.png",
                  "plots/evaluate/plots/sklearn/confusion/refined_v2_test.json",
                  "plots/train_refined/plots/metrics/eval/accuracy.tsv", "models/baseline.weights.json",
                  "models/baseline.threshold.json", "plots/evaluate/plots/sklearn/roc/baseline_v2_test.json",

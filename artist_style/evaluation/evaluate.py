@@ -46,10 +46,12 @@ def summary(results):
 
 
 def write_plots(predictions, thresholds, out):
-    """dvclive confusion/ROC/PR data for dvc plots, and the PNGs; predicted labels use each model's
-    threshold, as the metrics do."""
+    """dvclive confusion/ROC/PR data for dvc plots, and two PNGs: confusion.png (a model per row, a test
+    set per column) and curves.png (ROC and precision-recall of every model, per test set); predicted
+    labels use each model's threshold, as the metrics do."""
     from dvclive import Live
     original = predictions[predictions["probe"] == "original"]
+    matrices = []
     with Live(out, dvcyaml=False, save_dvc_exp=False) as live:
         for (name, set_name), part in original.groupby(["model", "test_set"], sort=True):
             y, p = part["label"].to_numpy(), part["probability"].to_numpy(dtype=float)
@@ -60,13 +62,16 @@ def write_plots(predictions, thresholds, out):
                                   name=f"confusion/{name}_{set_name}.json")
             live.log_sklearn_plot("roc", y, p, name=f"roc/{name}_{set_name}.json")
             live.log_sklearn_plot("precision_recall", y, p, name=f"pr/{name}_{set_name}.json")
-            plots.confusion_png(f"{out}/confusion_{name}_{set_name}.png", y, predicted,
-                                f"{name} on {set_name} (n={len(y)}, threshold {t:.2f})")
+            matrices.append((y, predicted, f"{name} on {set_name} (n={len(y)}, threshold {t:.2f})"))
     Path(out, "metrics.json").unlink(missing_ok=True)  # dvclive's empty summary: the metrics are elsewhere
-    for set_name, part in original.groupby("test_set", sort=True):
-        curves = [(name, m["label"].to_numpy(), m["probability"].to_numpy()) for name, m in part.groupby("model")]
-        plots.curves_png(f"{out}/roc_{set_name}.png", curves, "roc", f"ROC, {set_name}")
-        plots.curves_png(f"{out}/pr_{set_name}.png", curves, "pr", f"precision-recall, {set_name}")
+    sets = original["test_set"].nunique()
+    plots.grid_png(f"{out}/confusion.png", matrices, plots.confusion_axes, sets, (3.6, 3.2))
+    curves = []
+    for kind, label in (("roc", "ROC"), ("pr", "precision-recall")):
+        for set_name, part in original.groupby("test_set", sort=True):
+            curves.append(([(name, m["label"].to_numpy(), m["probability"].to_numpy())
+                            for name, m in part.groupby("model")], kind, f"{label}, {set_name}"))
+    plots.grid_png(f"{out}/curves.png", curves, plots.curves_axes, sets, (4.2, 4))
 
 
 def combined_model(path, evaluated, cfg, splits_dir, seed):

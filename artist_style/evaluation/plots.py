@@ -16,10 +16,9 @@ def save(fig, path):
     plt.close(fig)
 
 
-def confusion_png(path, labels, predicted, title):
+def confusion_axes(ax, labels, predicted, title):
     """Confusion matrix with the count (and row share) written in every cell."""
     cm = skm.confusion_matrix(labels, predicted, labels=[0, 1])
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
     ax.imshow(cm, cmap="Blues")
     for (i, j), n in np.ndenumerate(cm):
         share = n / max(cm[i].sum(), 1)
@@ -30,12 +29,10 @@ def confusion_png(path, labels, predicted, title):
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title, fontsize=9)
-    save(fig, path)
 
 
-def curves_png(path, curves, kind, title):
+def curves_axes(ax, curves, kind, title):
     """ROC or precision-recall curves, one line per (name, labels, probabilities)."""
-    fig, ax = plt.subplots(figsize=(4.2, 4))
     for name, labels, probs in curves:
         if kind == "roc":
             x, y, _ = skm.roc_curve(labels, probs)
@@ -52,6 +49,18 @@ def curves_png(path, curves, kind, title):
         ax.set_ylabel("precision (target)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "lower left")
+
+
+def grid_png(path, panels, draw, columns, size):
+    """One figure of several panels (one savefig: each figure costs ~0.15 s): draw(ax, *panel) for each
+    panel, `columns` to a row, each panel `size` (width, height) inches."""
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size[0] * columns, size[1] * rows), squeeze=False)
+    for ax, panel in zip(axes.ravel(), panels):
+        draw(ax, *panel)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
     save(fig, path)
 
 
