@@ -194,7 +194,9 @@ def test_zip_bomb_given_to_predict_gets_an_error_row_and_memory_stays_bounded(tm
     status, peak, out, err = predict(tmp_path, small_model, str(bomb))
     assert status == 1 and "Traceback" not in err, err
     assert peak - baseline < 100 * 2**20, f"the bomb added {(peak - baseline) / 2**20:.0f} MiB"
-    assert peak < 1 * GB, f"predict peaked at {peak / GB:.2f} GB"
+    # TensorFlow and a VGG16 alone take 0.85-1.05 GB here, by allocator and run (measured): the bound
+    # above is the test; this one only catches a predict that holds far more than its model
+    assert peak < 1.25 * GB, f"predict peaked at {peak / GB:.2f} GB"
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(out))}
     assert rows[f"{bomb}/bomb/boom.png"]["error"].startswith("file_too_large: declared size 2,200,000,000 bytes")
     assert rows[f"{bomb}/bomb/ok.png"]["probability"] != ""  # the good member is still predicted

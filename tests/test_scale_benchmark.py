@@ -43,6 +43,6 @@ def test_benchmark_runs_the_stages_on_the_sample(tmp_path):
                           "32", "--probes", "", "--views", "0", "--workdir", str(tmp_path / "work")],
                          capture_output=True, text=True, check=True).stdout
     rows = {" ".join(line.split()[1:-7]): int(line.split()[-7]) for line in out.splitlines() if line.startswith("  1x")}
-    assert rows == {"ingest": 1137, "split v1": 651, "split v2": 1137, "preprocess": 1137, "featurize": 1137,
-                    "train_refined": 726 * 3}  # v2 train rows (no views) x 3 epochs
+    assert rows == {"ingest": 1137, "split v1": 651, "split v2": 1137, "preprocess": 1137, "featurize": 1137 + 42,
+                    "train_refined": 726 * 3}  # featurize: + the 42 generated pictures; train: v2 train x 3 epochs
     assert not (tmp_path / "work/project-1x").exists()  # removed unless --keep
