@@ -35,7 +35,7 @@ def summary(results):
     out = {}
     for model, result in results.items():
         out[model] = {"threshold": result["threshold"]}
-        sets = sorted(key for key, value in result.items() if isinstance(value, dict))
+        sets = per_model.test_sets(result)
         for key in sets:
             out[model][key] = {probe: {k: m[k] for k in SUMMARY.get(probe, PROBE_SUMMARY)}
                                for probe, m in result[key].items()}
@@ -100,7 +100,7 @@ def evaluate(folders, processed_dir, splits_dir, cfg, out, seed=0):
         model = per_model.Evaluated(folder)
         if model.name in evaluated:
             raise UserError(f"{folder}: two models named {model.name!r}")
-        sets = sorted(k for k, v in model.result.items() if isinstance(v, dict))
+        sets = per_model.test_sets(model.result)
         if sets != sorted(f"{v}_test" for v in cfg.test_sets):
             raise UserError(f"{folder}: evaluated on {', '.join(sets)}, but evaluate.test_sets is "
                             f"{', '.join(cfg.test_sets)} (rerun dvc repro)")

@@ -35,6 +35,11 @@ def share(flags):
     return round(float(np.mean(flags)), 6) if len(flags) else float("nan")
 
 
+def test_sets(result):
+    """The test-set names of a model's result (the keys whose values are per-probe metrics), sorted."""
+    return sorted(key for key, value in result.items() if isinstance(value, dict))
+
+
 def load_test_sets(splits_dir, versions):
     """{f"{v}_test": test table sorted by id} for each version."""
     return {f"{v}_test": read_csv(f"{splits_dir}/{v}/test.csv", dtype={"id": str}).sort_values("id")

@@ -7,6 +7,7 @@ calls unknown; and plots/comparison.png, the accuracy numbers as bars.
 Every number is written with `fmt`, so the report reads exactly as the metrics file rounds to.
 """
 from artist_style.evaluation import plots
+from artist_style.evaluation.per_model import test_sets
 from artist_style.files import ensure_parent
 
 COLUMNS = {"accuracy": "accuracy", "f1_macro": "F1 (macro)", "roc_auc": "ROC-AUC", "n": "n"}
@@ -27,8 +28,7 @@ def rows(results):
     """[{model, test_set, probe, accuracy, f1_macro, roc_auc, n}] in report order (original probe first)."""
     out = []
     for model in sorted(results, key=model_order):
-        sets = sorted(k for k, v in results[model].items() if isinstance(v, dict))
-        for test_set in sets:
+        for test_set in test_sets(results[model]):
             probes = sorted(results[model][test_set], key=lambda p: (p != "original", p))
             for probe in probes:
                 m = results[model][test_set][probe]
@@ -80,7 +80,7 @@ def unknown_table(results):
     models = [m for m in dict.fromkeys(r["model"] for r in rows(results)) if "unknown_ood" in results[m]]
     if not models:
         return []
-    columns = sorted({(s, p) for m in models for s, v in results[m].items() if isinstance(v, dict) for p in v},
+    columns = sorted({(s, p) for m in models for s in test_sets(results[m]) for p in results[m][s]},
                      key=lambda c: (c[0], c[1] != "original", c[1]))
     head = ["model", "novelty threshold", "validation", *(s if p == "original" else f"{s} {p}" for s, p in columns),
             "generated (n)"]

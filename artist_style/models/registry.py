@@ -47,13 +47,17 @@ class KerasModel:
         self.novelty = self.card.novelty()
         self.two_outputs = network.with_features(self.model)
 
+    def pooled(self, ids, kind="original"):
+        """The cached pooled features (the head's input) of image ids."""
+        rows, _ = self.features.rows(ids, kind)
+        return np.asarray(self.features.array(self.meta["pooling"])[rows])
+
     def predict(self, ids, kind="original"):
         if not self.cached:
             return self.end_to_end(ids, kind)
-        rows, _ = self.features.rows(ids, kind)
-        array = self.features.array(self.meta["pooling"])
-        parts = [np.asarray(self.head(np.asarray(array[rows[i:i + CHUNK]]), training=False)).ravel()
-                 for i in range(0, len(rows), CHUNK)]  # called directly (predict() costs ~0.1 s a call), in chunks
+        ids = list(ids)
+        parts = [np.asarray(self.head(self.pooled(ids[i:i + CHUNK], kind), training=False)).ravel()
+                 for i in range(0, len(ids), CHUNK)]  # called directly (predict() costs ~0.1 s a call), in chunks
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def validation(self, ids):
@@ -71,10 +75,9 @@ class KerasModel:
         """(names, probabilities, pooled features) of the generated pictures (data.ood, seed data.ood.SEED):
         from featurize's "ood" rows when cached, else end to end."""
         if self.cached:
-            names = self.features.index.loc[self.features.index["kind"] == "ood", "id"].to_numpy()
-            rows, _ = self.features.rows(names, "ood")
-            pooled = np.asarray(self.features.array(self.meta["pooling"])[rows])
-            return list(names), np.asarray(self.head(pooled, training=False)).ravel(), pooled
+            names = list(self.features.index.loc[self.features.index["kind"] == "ood", "id"])
+            pooled = self.pooled(names, "ood")
+            return names, np.asarray(self.head(pooled, training=False)).ravel(), pooled
         names, batch = ood.images(self.meta["image_size"], self.meta["resize"], ood.SEED)
         return (names, *self.run(batch))
 
@@ -84,8 +87,7 @@ class KerasModel:
         for i in range(0, len(ids), CHUNK):
             part = list(ids[i:i + CHUNK])
             if self.cached:
-                rows, _ = self.features.rows(part, kind)
-                pooled = np.asarray(self.features.array(self.meta["pooling"])[rows])
+                pooled = self.pooled(part, kind)
             else:
                 pooled = self.run(images(self.processed, part, kind, self.features.info["hue_degrees"]))[1]
             parts.append(self.novelty.score(pooled))
