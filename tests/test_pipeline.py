@@ -74,7 +74,8 @@ def test_dvc_repro_then_head_experiment(tiny_project):
     assert combined["members"] == ["refined", "baseline"] and combined["n_val"] == len(v2["val"])
     assert metrics["combined"]["v2_test"]["original"]["accuracy"] >= 0.9
 
-    swap = sh(tiny_project, sys.executable, str(ROOT / "scripts/artist_swap.py"), "--targets", "target_v1", "other_v2")
+    swap = sh(tiny_project, sys.executable, str(ROOT / "scripts/artist_swap.py"), "--targets", "target_v1", "other_v2",
+               "--seeds", "2")
     results = json.loads((tiny_project / "metrics/artist_swap.json").read_text())
     assert set(results) == {"target_v1", "other_v2"} and "| other_v2 | combined |" in swap.stdout
     for by_model in results.values():
@@ -82,6 +83,10 @@ def test_dvc_repro_then_head_experiment(tiny_project):
         for by_probe in by_model.values():
             assert set(by_probe) == {"original", "grayscale", "hue"}
             assert all(0 <= s[k] <= 1 for s in by_probe.values() for k in ("accuracy", "balanced_accuracy"))
+            for s in by_probe.values():  # the mean and sd of the two seeds' figures
+                assert len(s["balanced_accuracy_by_seed"]) == 2
+                assert s["balanced_accuracy"] == round(float(np.mean(s["balanced_accuracy_by_seed"])), 6)
+                assert s["balanced_accuracy_sd"] == round(float(np.std(s["balanced_accuracy_by_seed"], ddof=1)), 6)
     assert (tiny_project / "plots/artist_swap.png").stat().st_size > 1000
     assert "| other_v2 | combined |" in (tiny_project / "metrics/artist_swap.md").read_text()
     for path in ("metrics/artist_swap.json", "metrics/artist_swap.md", "plots/artist_swap.png"):

@@ -33,17 +33,20 @@ def test_artist_swap_table_equals_the_committed_results():
         s = swap[cells[0]]
         wanted = [s["refined"]["original"], s["refined"]["grayscale"], s["baseline"]["original"],
                   s["baseline"]["grayscale"], s["combined"]["original"]]
-        assert [float(c) for c in cells[1:]] == [round(w["balanced_accuracy"], 3) for w in wanted], cells[0]
+        means = [float(c.split(" ±")[0]) for c in cells[1:]]
+        assert means == [round(w["balanced_accuracy"], 3) for w in wanted], cells[0]
 
 
 def test_artist_swap_is_current_the_pipelines_own_task_gives_its_metrics():
-    """The sample's target is Twemoji: that task of the committed benchmark must equal evaluate's v2 test
-    figures, or the benchmark was run on other features or code than the committed pipeline."""
+    """The sample's target is Twemoji: that task of the committed benchmark, with its first seed (the
+    pipeline's), must equal evaluate's v2 test figures, or the benchmark was run on other features or code
+    than the committed pipeline."""
     swap = json.loads((ROOT / "metrics/artist_swap.json").read_text())["twemoji"]
     metrics = json.loads((ROOT / "metrics/evaluate.json").read_text())
     for model in MODELS.values():
         for probe in ("original", "grayscale", "hue"):
-            assert swap[model][probe]["accuracy"] == metrics[model]["v2_test"][probe]["accuracy"], (model, probe)
+            first_seed = swap[model][probe]["accuracy_by_seed"][0]
+            assert first_seed == metrics[model]["v2_test"][probe]["accuracy"], (model, probe)
 
 
 def test_readme_is_short_and_names_existing_paths():
