@@ -131,6 +131,7 @@ class Featurize(Section):
     view_colours: list[ViewColour]
     probes: Annotated[list[Probe], AfterValidator(_unique)]
     hue_degrees: Annotated[float, Ge(-360), Le(360)]
+    correlations: Annotated[int, Ge(0), Le(64)]
 
 
 class Train(Section):

@@ -88,7 +88,8 @@ def main():
     backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"],
                                       info["precision"])
     names, pictures = ood.images(info["image_size"], info["resize"], SEED)
-    generated = network.build_featurizer(info["backbone"], backbone).predict(pictures.astype(np.float32), verbose=0)
+    featurizer = network.build_featurizer(info["backbone"], backbone, info.get("correlations", 0))
+    generated = featurizer.predict(pictures.astype(np.float32), verbose=0)
     for model, version, pooling in (("base", "v1", "gap"), ("refined", "v2", "style")):
         train, val = (split_features(features, pooling, f"data/splits/{version}/{s}.csv") for s in ("train", "val"))
         odd = generated[pooling].astype(np.float64)

@@ -155,3 +155,22 @@ def test_style_pooling_is_mean_and_std_per_channel(dtype, tolerance):
     assert pooled.dtype == np.float32
     expected = np.concatenate([rounded.mean(axis=(1, 2)), rounded.std(axis=(1, 2))], axis=-1)
     assert np.max(np.abs(pooled - expected) / expected) < tolerance
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-4), ("bfloat16", 0.03)])
+def test_style_pooling_correlations_are_those_of_the_projected_channels(dtype, tolerance):
+    rng = np.random.default_rng(1)
+    maps = np.maximum(rng.normal(size=(2, 30, 30, 12)), 0)
+    maps[..., :6] += 0.8 * maps[..., 6:]  # correlated channels
+    maps[..., ::4] += 10.0
+    k = 5
+    pooled = ops.convert_to_numpy(network.StylePooling([0], correlations=k)([ops.cast(maps, dtype)]))
+    assert pooled.shape == (2, 2 * 12 + k * (k - 1) // 2)
+    rounded = ops.convert_to_numpy(ops.cast(ops.cast(maps, dtype), "float32")).astype(np.float64)
+    for image, row in zip(rounded, pooled):
+        projected = image.reshape(-1, 12) @ network.projection(12, k, 0).astype(np.float64)
+        expected = np.corrcoef(projected, rowvar=False)[np.triu_indices(k, 1)]
+        assert np.max(np.abs(row[24:] - expected)) < tolerance
+        assert np.max(np.abs(expected)) > 0.3  # the test has real correlations to get right
+    again = network.StylePooling([0], correlations=k)  # the projection is fixed: a new layer gives the same
+    assert np.array_equal(ops.convert_to_numpy(again([ops.cast(maps, dtype)])), pooled)

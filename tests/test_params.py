@@ -57,7 +57,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert len(lines) == 3
     assert lines[0].endswith("params.yaml: split.test_fraction = 2: must be a number in (0, 1)")  # file order
     assert lines[1].endswith("params.yaml: unknown key featurize.colour (allowed: backbone, weights, precision, "
-                             "batch_size, views, shift, zoom, flip, view_colours, probes, hue_degrees)")
+                             "batch_size, views, shift, zoom, flip, view_colours, probes, hue_degrees, correlations)")
     assert lines[2].endswith("params.yaml: train_base.units = 0: must be an integer from 1 to 65536")
 
 

@@ -148,7 +148,7 @@ def featurize(processed, splits_dir, out, cfg, seed):
     if note:
         print(note)
     backbone = network.build_backbone(cfg.backbone, cfg.weights, processed.pixels.shape[1], seed, precision)
-    featurizer = network.build_featurizer(cfg.backbone, backbone)
+    featurizer = network.build_featurizer(cfg.backbone, backbone, cfg.correlations)
     ood_names, ood_images = ood.images(processed.pixels.shape[1], processed.meta["resize"], ood.SEED)
     table = plan(processed.index, splits_dir, cfg, ood_names)
     dims = {k: v.shape[-1] for k, v in featurizer.output.items()}
@@ -171,6 +171,6 @@ def featurize(processed, splits_dir, out, cfg, seed):
     write_json(f"{out}/backbone.json", {
         "backbone": cfg.backbone, "weights": cfg.weights, "seed": seed, "precision": precision, **processed.meta,
         "views": cfg.views, "view_colours": list(cfg.view_colours), "probes": list(cfg.probes),
-        "hue_degrees": cfg.hue_degrees,
+        "hue_degrees": cfg.hue_degrees, "correlations": cfg.correlations,
         "fingerprint": network.fingerprint(backbone), "dims": dims})
     return len(table), seconds, table["kind"].value_counts().to_dict()

@@ -164,7 +164,7 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
     if network.fingerprint(backbone) != info["fingerprint"]:
         raise UserError(f"the {info['backbone']} backbone built now differs from the one featurize used "
                         f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
-    model = network.export(info["backbone"], backbone, cfg.pooling, head)
+    model = network.export(info["backbone"], backbone, cfg.pooling, head, info.get("correlations", 0))
     network.save_model(model, ensure_parent(model_path))
     card = ModelCard(model_path)
     card.save_meta({

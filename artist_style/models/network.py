@@ -77,23 +77,33 @@ class GapPooling(layers.Layer):
         return {**super().get_config(), "index": self.index}
 
 
+def projection(channels, k, block):
+    """A fixed random (channels, k) projection, the same on every machine: block b's comes from seed b."""
+    return (np.random.default_rng(block).standard_normal((channels, k)) / np.sqrt(channels)).astype(np.float32)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class StylePooling(layers.Layer):
-    """Per-channel mean and standard deviation of several maps: a texture and colour statistic.
+    """Per-channel mean and standard deviation of several maps: a texture and colour statistic; and,
+    with `correlations` k > 0, the pairwise correlations of k fixed random projections of each map's
+    channels (which channels fire together: the map's covariance, reduced to k (k - 1) / 2 numbers).
 
-    The sums are matrix products (ones x map, and the diagonal of the map's Gram matrix), which run
-    on the matrix units and accumulate in float32 whatever the maps' dtype; the map is first centred
-    on its rounded mean so that the variance does not come from a difference of large numbers.
-    In bfloat16 this is 2x faster than casting the maps to float32 and within 0.3% of float64.
+    The sums are matrix products (ones x map, and the map's Gram matrix), which run on the matrix units
+    and accumulate in float32 whatever the maps' dtype; the map is first centred on its rounded mean so
+    that the variance does not come from a difference of large numbers. In bfloat16 this is 2x faster
+    than casting the maps to float32 and within 0.3% of float64. The correlations come from the same
+    Gram matrix (P^T cov P), so they cost no second pass over the map.
+    Output: every map's means and standard deviations, then every map's correlations.
     """
 
-    def __init__(self, indices, **kwargs):
+    def __init__(self, indices, correlations=0, **kwargs):
         super().__init__(**{**kwargs, "autocast": False})  # take the maps in the backbone's dtype
         self.indices = list(indices)
+        self.correlations = int(correlations)
 
     def call(self, maps):
-        parts = []
-        for i in self.indices:
+        parts, extra = [], []
+        for block, i in enumerate(self.indices):
             _, h, w, c = maps[i].shape
             n = h * w
             x = ops.reshape(maps[i], (-1, n, c))
@@ -101,13 +111,25 @@ class StylePooling(layers.Layer):
             shift = ops.matmul(ones, x) / n  # the mean, rounded to the maps' dtype
             x = x - shift
             residual = ops.cast(ops.matmul(ones, x)[:, 0], "float32") / n
-            square = ops.cast(ops.diagonal(ops.einsum("bnc,bnd->bcd", x, x), axis1=1, axis2=2), "float32") / n
-            var = square - ops.square(residual)
+            gram = ops.cast(ops.einsum("bnc,bnd->bcd", x, x), "float32") / n
+            var = ops.diagonal(gram, axis1=1, axis2=2) - ops.square(residual)
             parts += [ops.cast(shift[:, 0], "float32") + residual, ops.sqrt(ops.maximum(var, 0.0) + 1e-6)]
-        return ops.concatenate(parts, axis=-1)
+            if self.correlations:
+                extra.append(self.correlation(gram - residual[:, :, None] * residual[:, None, :], block))
+        return ops.concatenate(parts + extra, axis=-1)
+
+    def correlation(self, cov, block):
+        """The upper triangle (without the diagonal) of the correlation matrix of P^T x, from cov(x)."""
+        k = self.correlations
+        p = ops.convert_to_tensor(projection(cov.shape[-1], k, block))
+        projected = ops.matmul(ops.matmul(ops.transpose(p), cov), p)  # (batch, k, k)
+        sd = ops.sqrt(ops.maximum(ops.diagonal(projected, axis1=1, axis2=2), 0.0) + 1e-6)
+        corr = ops.reshape(projected / (sd[:, :, None] * sd[:, None, :]), (-1, k * k))
+        upper = np.flatnonzero(np.triu(np.ones((k, k), bool), 1))
+        return ops.take(corr, ops.convert_to_tensor(upper), axis=1)
 
     def get_config(self):
-        return {**super().get_config(), "indices": self.indices}
+        return {**super().get_config(), "indices": self.indices, "correlations": self.correlations}
 
 
 def map_names(backbone):
@@ -117,11 +139,11 @@ def map_names(backbone):
     return names, {"gap": names.index(gap), "style": list(range(len(style)))}
 
 
-def pooling_layer(backbone, kind):
+def pooling_layer(backbone, kind, correlations=0):
     _, indices = map_names(backbone)
     if kind == "gap":
         return GapPooling(indices["gap"], name="pooling")
-    return StylePooling(indices["style"], name="pooling")
+    return StylePooling(indices["style"], correlations, name="pooling")
 
 
 def hed_weights_file():
@@ -255,15 +277,15 @@ def save_model(model, path):
             raw.unlink(missing_ok=True)
 
 
-def build_featurizer(backbone, backbone_model):
-    """float32 RGB images 0..255 -> {"gap": ..., "style": ...} from one forward pass."""
+def build_featurizer(backbone, backbone_model, correlations=0):
+    """float32 RGB images 0..255 -> {"gap": ..., "style": ...} from one forward pass (correlations: StylePooling's)."""
     size = backbone_model.input_shape[1]
     images = keras.Input((size, size, 3), dtype="float32", name="image")
     maps = backbone_model(normalisation(backbone)(images))
     maps = maps if isinstance(maps, (list, tuple)) else [maps]
     _, idx = map_names(backbone)
-    return keras.Model(images, {"gap": GapPooling(idx["gap"])(maps), "style": StylePooling(idx["style"])(maps)},
-                       name="featurizer")
+    pooled = {"gap": GapPooling(idx["gap"])(maps), "style": StylePooling(idx["style"], correlations)(maps)}
+    return keras.Model(images, pooled, name="featurizer")
 
 
 def build_head(n_features, units, dropout=0.0, l2=0.0, moments=None):
@@ -286,13 +308,13 @@ def build_head(n_features, units, dropout=0.0, l2=0.0, moments=None):
     return keras.Model(inputs, out, name="head")
 
 
-def export(backbone, backbone_model, pooling, head):
+def export(backbone, backbone_model, pooling, head, correlations=0):
     """One end-to-end model: uint8 RGB (size, size, 3) -> probability of the target artist."""
     size = backbone_model.input_shape[1]
     images = keras.Input((size, size, 3), dtype="uint8", name="image")
     maps = backbone_model(normalisation(backbone)(images))
     maps = maps if isinstance(maps, (list, tuple)) else [maps]
-    features = pooling_layer(backbone, pooling)(maps)
+    features = pooling_layer(backbone, pooling, correlations)(maps)
     return keras.Model(images, head(features), name="artist_style")
 
 
