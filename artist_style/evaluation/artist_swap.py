@@ -147,19 +147,19 @@ def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_md, ou
         raise UserError(f"{splits_dir}: the split files have no source column (run: dvc repro split)")
     probes = features.info["probes"]
     baseline_features = BaselineFeatures(processed, p.baseline.feature_settings(), features.info["hue_degrees"])
-    results = {}
+    results, seed_list = {}, [p.seed + k for k in range(seeds)]
     for target in targets:
         start = time.time()
         if not (tables(test_version, "test")["source"] == target).any():
             raise UserError(f"target {target}: no test image of this source in {splits_dir}/{test_version}/test.csv")
         baseline = baseline_model(p.baseline, baseline_features, tables, target, probes, test_version)
-        results[target] = summarise([run_task(target, p, p.seed + k, features, baseline, tables, splits_dir, probes,
-                                              test_version) for k in range(seeds)])
+        results[target] = summarise([run_task(target, p, seed, features, baseline, tables, splits_dir, probes,
+                                              test_version) for seed in seed_list])
         log(f"artist_swap {target}: " + ", ".join(
             f"{m} {r['original']['balanced_accuracy']:.3f}" for m, r in results[target].items())
             + f" (balanced accuracy, mean of {seeds} seeds, {time.time() - start:.0f} s)")
     write_json(out_json, results)
-    ensure_parent(out_md).write_text(report.swap_markdown(results, [p.seed + k for k in range(seeds)]))
+    ensure_parent(out_md).write_text(report.swap_markdown(results, seed_list))
     rows = [{"model": m, "test_set": t, "probe": k, **s} for t, by_model in results.items()
             for m, by_probe in by_model.items() for k, s in by_probe.items()]
     plots.comparison_png(out_png, rows, {"balanced_accuracy": "balanced accuracy"},

@@ -111,11 +111,12 @@ class StylePooling(layers.Layer):
             shift = ops.matmul(ones, x) / n  # the mean, rounded to the maps' dtype
             x = x - shift
             residual = ops.cast(ops.matmul(ones, x)[:, 0], "float32") / n
-            gram = ops.cast(ops.einsum("bnc,bnd->bcd", x, x), "float32") / n
-            var = ops.diagonal(gram, axis1=1, axis2=2) - ops.square(residual)
+            gram = ops.einsum("bnc,bnd->bcd", x, x)  # in the maps' dtype: only what is used is cast to float32
+            var = ops.cast(ops.diagonal(gram, axis1=1, axis2=2), "float32") / n - ops.square(residual)
             parts += [ops.cast(shift[:, 0], "float32") + residual, ops.sqrt(ops.maximum(var, 0.0) + 1e-6)]
             if self.correlations:
-                extra.append(self.correlation(gram - residual[:, :, None] * residual[:, None, :], block))
+                cov = ops.cast(gram, "float32") / n - residual[:, :, None] * residual[:, None, :]
+                extra.append(self.correlation(cov, block))
         return ops.concatenate(parts + extra, axis=-1)
 
     def correlation(self, cov, block):
