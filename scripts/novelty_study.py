@@ -9,6 +9,8 @@ image against the threshold of the others, the rate to expect on new images of t
 largest validation score over the median (a long tail makes the threshold hang on one or two
 images), the share of generated pictures above it (seed 1: evaluate reports seed 0's), and the
 lowest generated picture's score over the threshold (above 1: every picture flagged; the margin).
+Then, for the chosen score, the two threshold rules: validation scores alone, or with the training
+images' leave-one-group-out scores.
 """
 import sys
 from pathlib import Path
@@ -105,6 +107,30 @@ def main():
             tail = s_val.max() / np.median(s_val)
             print(f"| {name} | {np.mean(s_val > threshold):.3f} | {left_out:.3f} | {tail:.1f} "
                   f"| {np.mean(s_odd > threshold):.3f} | {s_odd.min() / threshold:.2f} |", flush=True)
+        threshold_rules(features, pooling, version, val, odd)
+
+
+def threshold_rules(features, pooling, version, val, odd):
+    """The chosen score's threshold from the validation scores alone, and from them plus the training
+    images' leave-one-group-out scores (the package's rule). Left out: as above, each validation image
+    against the threshold of the other held-out scores."""
+    train = read_csv(f"data/splits/{version}/train.csv", dtype={"id": str, "group": str})
+    rows = features.rows(train["id"])[0]
+    order = np.argsort(rows)
+    groups = train["group"].to_numpy()[order]
+    chosen = Novelty.fit(features.array(pooling)[rows[order]], val, 5, QUANTILE, groups)
+    s_val, s_odd = chosen.score(val), chosen.score(odd)
+    held_out = chosen.held_out(groups)
+    print(f"validation median {np.median(s_val):.2f}, training held out median {np.median(held_out):.2f}")
+    print("| threshold from | scores | val flagged | val, left out | generated flagged "
+          "| lowest generated / threshold |")
+    for rule, extra in (("validation", np.zeros(0)),
+                        ("validation + training, leave one group out (chosen)", held_out)):
+        threshold = np.quantile(np.concatenate([s_val, extra]), QUANTILE)
+        left_out = np.mean([s_val[i] > np.quantile(np.concatenate([np.delete(s_val, i), extra]), QUANTILE)
+                            for i in range(len(s_val))])
+        print(f"| {rule} | {len(s_val) + len(extra)} | {np.mean(s_val > threshold):.3f} | {left_out:.3f} "
+              f"| {np.mean(s_odd > threshold):.3f} | {s_odd.min() / threshold:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,20 @@ def test_threshold_is_the_quantile_of_the_validation_scores():
     assert Novelty.fit(train[:3], val, 5, 0.9).neighbours == 3  # never more neighbours than images
 
 
+def test_threshold_also_takes_the_training_images_scores_against_other_groups():
+    points = np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0], [3.0, 4.0]])  # signed log; the first two: one group
+    train = np.expm1(points)
+    val = np.expm1(np.array([[1.0, 0.0]]))
+    novelty = Novelty.fit(train, val, 1, 1.0, train_groups=np.array(["a", "a", "b", "c"]))
+    # held out: each image's nearest image of another group (a's copies: 3, not 0); then the max
+    assert novelty.threshold == pytest.approx(max(1.0, 3.0, 3.0, 4.0))
+    assert Novelty.fit(train, val, 1, 1.0).threshold == pytest.approx(1.0)  # without groups: validation only
+    pooled = Novelty.fit(train, val, 1, 0.5, train_groups=np.array(["a", "a", "b", "c"]))
+    assert pooled.threshold == pytest.approx(np.quantile([1.0, 3.0, 3.0, 3.0, 4.0], 0.5))
+    lonely = Novelty.fit(train[:2], val, 1, 1.0, train_groups=np.array(["a", "a"]))  # no other group: left out
+    assert lonely.threshold == pytest.approx(1.0)
+
+
 def test_novelty_file_round_trip_without_pickle_and_byte_for_byte(tmp_path):
     rng = np.random.default_rng(1)
     novelty = Novelty.fit(rng.normal(0, 1, (40, 8)), rng.normal(0, 1, (20, 8)), 5, 0.99)

@@ -142,11 +142,13 @@ def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
 
 def fit_novelty(features, array, split_dir, cfg):
     """The novelty of the training split's original images (views are the head's, not the user's
-    pictures), its threshold from the validation split."""
-    train_rows, _ = features.rows(read_csv(f"{split_dir}/train.csv", dtype={"id": str})["id"])
+    pictures), its threshold from the validation split and the training images' held-out scores."""
+    train = read_csv(f"{split_dir}/train.csv", dtype={"id": str, "group": str})
+    train_rows, _ = features.rows(train["id"])
+    order = np.argsort(train_rows)
     val_rows, _ = features.rows(read_csv(f"{split_dir}/val.csv", dtype={"id": str})["id"])
-    return Novelty.fit(array[np.sort(train_rows)], array[np.sort(val_rows)], cfg.novelty_neighbours,
-                       cfg.novelty_quantile)
+    return Novelty.fit(array[train_rows[order]], array[np.sort(val_rows)], cfg.novelty_neighbours,
+                       cfg.novelty_quantile, train["group"].to_numpy()[order])
 
 
 def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, live_dir):
