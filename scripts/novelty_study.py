@@ -87,10 +87,8 @@ def split_features(features, pooling, split_file):
 def main():
     features = Features("data/features")
     info = features.info
-    backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"],
-                                      info["precision"])
     names, pictures = ood.images(info["image_size"], info["resize"], SEED)
-    featurizer = network.build_featurizer(info["backbone"], backbone, info.get("correlations", 0))
+    featurizer = network.build_featurizer(info["backbone"], features.backbone(), features.correlations)
     generated = featurizer.predict(pictures.astype(np.float32), verbose=0)
     for model, version, pooling in (("base", "v1", "gap"), ("refined", "v2", "style")):
         train, val = (split_features(features, pooling, f"data/splits/{version}/{s}.csv") for s in ("train", "val"))

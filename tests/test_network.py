@@ -31,6 +31,22 @@ def test_same_seed_same_random_backbone():
     assert a == b != c
 
 
+def test_features_rebuild_their_backbone_and_refuse_one_that_changed(tmp_path):
+    from artist_style.data.features import Features
+    from artist_style.files import write_json
+    (tmp_path / "index.csv").write_text("id,kind,view,row\n")
+    info = {"backbone": "mobilenet_v2", "weights": "none", "image_size": 32, "seed": 3}
+    fingerprint = network.fingerprint(network.build_backbone("mobilenet_v2", "none", 32, seed=3))
+    write_json(tmp_path / "backbone.json", {**info, "fingerprint": fingerprint})
+    features = Features(str(tmp_path))
+    assert network.fingerprint(features.backbone()) == fingerprint and features.correlations == 0
+    write_json(tmp_path / "backbone.json", {**info, "seed": 4, "fingerprint": fingerprint, "correlations": 8})
+    features = Features(str(tmp_path))
+    assert features.correlations == 8
+    with pytest.raises(UserError, match="differs from the one featurize used"):
+        features.backbone()
+
+
 def test_hed_weights_really_load():
     backbone = network.build_backbone("vgg16", "hed", 32)
     with h5py.File(network.hed_weights_file()) as f:

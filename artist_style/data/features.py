@@ -36,6 +36,22 @@ class Features:
         self.info = read_json(f"{folder}/backbone.json")
         self.arrays = {}
 
+    @property
+    def correlations(self):
+        """The style features' correlations setting (0 in folders made before there were any)."""
+        return self.info.get("correlations", 0)
+
+    def backbone(self):
+        """The backbone these features came from, built again; a UserError if it no longer computes them."""
+        from artist_style.models import network
+        info = self.info
+        model = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"],
+                                       info.get("precision", "float32"))
+        if network.fingerprint(model) != info["fingerprint"]:
+            raise UserError(f"the {info['backbone']} backbone built now differs from the one featurize used "
+                            f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
+        return model
+
     def array(self, pooling):
         if pooling not in self.arrays:
             self.arrays[pooling] = np.load(f"{self.folder}/{pooling}.npy", mmap_mode="r")

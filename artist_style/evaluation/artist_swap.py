@@ -22,14 +22,13 @@ sample standard deviation), its table as markdown (report.swap_markdown) and a c
 import time
 
 import numpy as np
-from sklearn import metrics as skm
 
 from artist_style.data.features import Features
 from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
 from artist_style.evaluation import plots, report
 from artist_style.evaluation.per_model import rounded
-from artist_style.evaluation.scoring import choose_threshold
+from artist_style.evaluation.scoring import binary_metrics, choose_threshold
 from artist_style.files import ensure_parent, read_csv, write_json
 from artist_style.models import classical, heads, registry, stack
 
@@ -37,9 +36,9 @@ SCORES = ("accuracy", "balanced_accuracy")
 
 
 def scores(labels, probabilities, threshold):
-    predicted = (np.asarray(probabilities) >= threshold).astype(int)
-    return {"accuracy": round(float(skm.accuracy_score(labels, predicted)), 6),
-            "balanced_accuracy": round(float(skm.balanced_accuracy_score(labels, predicted)), 6)}
+    """The swap's two figures, from the metrics evaluate reports."""
+    metrics = binary_metrics(labels, probabilities, threshold)
+    return {k: metrics[k] for k in ("accuracy", "balanced_accuracy")}
 
 
 class Tables:

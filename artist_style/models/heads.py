@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from artist_style.data.features import Features
-from artist_style.errors import UserError
 from artist_style.files import ensure_parent, read_csv, require_dir, write_json
 from artist_style.models import network
 from artist_style.models.card import ModelCard
@@ -161,12 +160,7 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
     head, history, kept, (y, yv) = fit_on_split(cfg, seed, features, split_dir, live_dir)
     seconds = time.time() - start
 
-    backbone = network.build_backbone(info["backbone"], info["weights"], info["image_size"], info["seed"],
-                                      info.get("precision", "float32"))
-    if network.fingerprint(backbone) != info["fingerprint"]:
-        raise UserError(f"the {info['backbone']} backbone built now differs from the one featurize used "
-                        f"(weights {info['weights']!r} changed?): rerun dvc repro featurize")
-    model = network.export(info["backbone"], backbone, cfg.pooling, head, info.get("correlations", 0))
+    model = network.export(info["backbone"], features.backbone(), cfg.pooling, head, features.correlations)
     network.save_model(model, ensure_parent(model_path))
     card = ModelCard(model_path)
     card.save_meta({
