@@ -139,6 +139,7 @@ class Train(Section):
     version: Name
     pooling: Pooling
     augmented: bool
+    log_features: bool
     standardize: bool
     units: Annotated[int, Ge(1), Le(65536)]
     dropout: Annotated[float, Ge(0), Lt(1)]

@@ -88,14 +88,32 @@ def test_head_learns_a_separable_problem():
     assert accuracy >= 0.95
 
 
-@pytest.mark.parametrize("pooling", ["gap", "style"])
-def test_exported_model_equals_feature_path(pooling, tmp_path):
+def test_signed_log_head_standardises_the_logged_features():
+    import keras
+
+    from artist_style.models.heads import moments
+    from artist_style.models.novelty import signed_log
+    rng = np.random.default_rng(3)
+    x = (rng.lognormal(0, 2, (300, 6)) * np.array([1, 1, 1, -1, 1, 1])).astype(np.float32)  # one negative column
+    rows = np.arange(0, 300, 2)
+    mean, variance = moments(x, rows, log_features=True)
+    logged = signed_log(x[rows])
+    assert np.allclose(mean, logged.mean(axis=0)) and np.allclose(variance, logged.var(axis=0))
+    assert not np.allclose(mean, x[rows].mean(axis=0))
+    head = network.build_head(6, 4, moments=(mean, variance), log_features=True)
+    assert np.allclose(ops.convert_to_numpy(head.get_layer("signed_log")(x[rows])), logged, atol=1e-5)
+    standardised = ops.convert_to_numpy(keras.Model(head.input, head.get_layer("standardize").output)(x[rows]))
+    assert np.allclose(standardised.mean(axis=0), 0, atol=1e-4) and np.allclose(standardised.std(axis=0), 1, atol=1e-3)
+
+
+@pytest.mark.parametrize("pooling, log_features", [("gap", False), ("style", False), ("style", True)])
+def test_exported_model_equals_feature_path(pooling, log_features, tmp_path):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     backbone = network.build_backbone("vgg16", "none", 32, seed=2)
     features = network.build_featurizer("vgg16", backbone).predict(images.astype(np.float32), verbose=0)[pooling]
     moments = (features.mean(axis=0), features.var(axis=0))
-    head = network.build_head(features.shape[1], 16, dropout=0.5, l2=0.01, moments=moments)
+    head = network.build_head(features.shape[1], 16, dropout=0.5, l2=0.01, moments=moments, log_features=log_features)
     head.compile(optimizer="adam", loss="binary_crossentropy")
     head.fit(features, (rng.random(12) > 0.5).astype(np.float32), epochs=2, verbose=0)
     model = network.export("vgg16", backbone, pooling, head)

@@ -15,7 +15,7 @@ from artist_style.data.features import Features
 from artist_style.files import ensure_parent, read_csv, require_dir, write_json
 from artist_style.models import network
 from artist_style.models.card import ModelCard
-from artist_style.models.novelty import Novelty
+from artist_style.models.novelty import Novelty, signed_log
 
 METRICS = ("loss", "accuracy", "auc")
 
@@ -70,12 +70,14 @@ class Batches(keras.utils.PyDataset):
             self.rng.shuffle(self.order)
 
 
-def moments(array, rows, chunk=4096):
-    """Per-feature mean and variance of array[rows], read in chunks (float64 sums)."""
+def moments(array, rows, log_features=False, chunk=4096):
+    """Per-feature mean and variance of array[rows] (of their signed log, if asked), read in chunks
+    (float64 sums)."""
     total = np.zeros(array.shape[1])
     squares = np.zeros(array.shape[1])
     for start in range(0, len(rows), chunk):
         part = np.asarray(array[np.sort(rows[start:start + chunk])], dtype=np.float64)
+        part = signed_log(part) if log_features else part
         total += part.sum(axis=0)
         squares += np.square(part).sum(axis=0)
     mean = total / len(rows)
@@ -103,8 +105,8 @@ def fit_head(cfg, seed, train, val, live_dir=None):
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    stats = moments(train.array, train.rows) if cfg.standardize else None
-    head = network.build_head(train.array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats)
+    stats = moments(train.array, train.rows, cfg.log_features) if cfg.standardize else None
+    head = network.build_head(train.array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats, cfg.log_features)
     head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy",
                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
                  steps_per_execution=len(train))  # one call per epoch: the same steps, less Python

@@ -77,6 +77,15 @@ class GapPooling(layers.Layer):
         return {**super().get_config(), "index": self.index}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SignedLog(layers.Layer):
+    """sign(x) * log(1 + |x|), the tensor twin of models.novelty.signed_log: features that span orders of
+    magnitude (VGG16's channel means and standard deviations) on a ratio scale."""
+
+    def call(self, x):
+        return ops.sign(x) * ops.log1p(ops.abs(x))
+
+
 def projection(channels, k, block):
     """A fixed random (channels, k) projection, the same on every machine: block b's comes from seed b."""
     return (np.random.default_rng(block).standard_normal((channels, k)) / np.sqrt(channels)).astype(np.float32)
@@ -289,14 +298,15 @@ def build_featurizer(backbone, backbone_model, correlations=0):
     return keras.Model(images, pooled, name="featurizer")
 
 
-def build_head(n_features, units, dropout=0.0, l2=0.0, moments=None):
-    """Dense head: [standardise] [dropout] Dense(units, relu, L2) [dropout] Dense(1, sigmoid, L2).
+def build_head(n_features, units, dropout=0.0, l2=0.0, moments=None, log_features=False):
+    """Dense head: [signed log] [standardise] [dropout] Dense(units, relu, L2) [dropout] Dense(1, sigmoid, L2).
 
-    moments: (mean, variance) of the training features to standardise with, or None (no standardising).
+    moments: (mean, variance) of the training features (after the signed log, if asked) to standardise
+    with, or None (no standardising).
     """
     regulariser = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input((n_features,), name="features")
-    x = inputs
+    x = SignedLog(name="signed_log")(inputs) if log_features else inputs
     if moments is not None:
         mean, variance = moments
         x = layers.Normalization(mean=mean, variance=variance, name="standardize")(x)
