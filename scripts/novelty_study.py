@@ -22,8 +22,8 @@ from sklearn.decomposition import PCA
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from artist_style.data import ood  # noqa: E402
 from artist_style.data.features import Features  # noqa: E402
-from artist_style.files import read_csv  # noqa: E402
 from artist_style.models import network  # noqa: E402
+from artist_style.models.heads import novelty_data  # noqa: E402
 from artist_style.models.novelty import Novelty, signed_log  # noqa: E402
 
 QUANTILE, SEED = 0.99, 1
@@ -79,11 +79,6 @@ CANDIDATES = {
 }
 
 
-def split_features(features, pooling, split_file):
-    ids = read_csv(split_file, dtype={"id": str})["id"]
-    return np.asarray(features.array(pooling)[np.sort(features.rows(ids)[0])], dtype=np.float64)
-
-
 def main():
     features = Features("data/features")
     info = features.info
@@ -91,7 +86,8 @@ def main():
     featurizer = network.build_featurizer(info["backbone"], features.backbone(), features.correlations)
     generated = featurizer.predict(pictures.astype(np.float32), verbose=0)
     for model, version, pooling in (("base", "v1", "gap"), ("refined", "v2", "style")):
-        train, val = (split_features(features, pooling, f"data/splits/{version}/{s}.csv") for s in ("train", "val"))
+        train, groups, val = novelty_data(features, features.array(pooling), f"data/splits/{version}")
+        train, val = np.asarray(train, dtype=np.float64), np.asarray(val, dtype=np.float64)
         odd = generated[pooling].astype(np.float64)
         print(f"\n{model} ({version}, {pooling}: {train.shape[1]} features; {len(train)} train, {len(val)} val, "
               f"{len(odd)} generated)")
@@ -105,18 +101,14 @@ def main():
             tail = s_val.max() / np.median(s_val)
             print(f"| {name} | {np.mean(s_val > threshold):.3f} | {left_out:.3f} | {tail:.1f} "
                   f"| {np.mean(s_odd > threshold):.3f} | {s_odd.min() / threshold:.2f} |", flush=True)
-        threshold_rules(features, pooling, version, val, odd)
+        threshold_rules(train, groups, val, odd)
 
 
-def threshold_rules(features, pooling, version, val, odd):
+def threshold_rules(train, groups, val, odd):
     """The chosen score's threshold from the validation scores alone, and from them plus the training
     images' leave-one-group-out scores (the package's rule). Left out: as above, each validation image
     against the threshold of the other held-out scores."""
-    train = read_csv(f"data/splits/{version}/train.csv", dtype={"id": str, "group": str})
-    rows = features.rows(train["id"])[0]
-    order = np.argsort(rows)
-    groups = train["group"].to_numpy()[order]
-    chosen = Novelty.fit(features.array(pooling)[rows[order]], val, 5, QUANTILE, groups)
+    chosen = Novelty.fit(train, val, 5, QUANTILE, groups)
     s_val, s_odd = chosen.score(val), chosen.score(odd)
     held_out = chosen.held_out(groups)
     print(f"validation median {np.median(s_val):.2f}, training held out median {np.median(held_out):.2f}")

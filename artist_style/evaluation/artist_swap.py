@@ -38,7 +38,7 @@ SCORES = ("accuracy", "balanced_accuracy")
 def scores(labels, probabilities, threshold):
     """The swap's two figures, from the metrics evaluate reports."""
     metrics = binary_metrics(labels, probabilities, threshold)
-    return {k: metrics[k] for k in ("accuracy", "balanced_accuracy")}
+    return {k: metrics[k] for k in SCORES}
 
 
 class Tables:

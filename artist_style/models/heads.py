@@ -141,15 +141,21 @@ def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
     return (*fit_head(cfg, seed, train_batches, val, live_dir), (y, yv))
 
 
-def fit_novelty(features, array, split_dir, cfg):
-    """The novelty of the training split's original images (views are the head's, not the user's
-    pictures), its threshold from the validation split and the training images' held-out scores."""
+def novelty_data(features, array, split_dir):
+    """(features of the training split's original images, their groups, features of the validation
+    images), in row order: what a novelty is fitted on (views are the head's, not the user's pictures)."""
     train = read_csv(f"{split_dir}/train.csv", dtype={"id": str, "group": str})
     train_rows, _ = features.rows(train["id"])
     order = np.argsort(train_rows)
     val_rows, _ = features.rows(read_csv(f"{split_dir}/val.csv", dtype={"id": str})["id"])
-    return Novelty.fit(array[train_rows[order]], array[np.sort(val_rows)], cfg.novelty_neighbours,
-                       cfg.novelty_quantile, train["group"].to_numpy()[order])
+    return array[train_rows[order]], train["group"].to_numpy()[order], array[np.sort(val_rows)]
+
+
+def fit_novelty(features, array, split_dir, cfg):
+    """The novelty of the training originals, its threshold from the validation split and the training
+    images' held-out scores."""
+    train, groups, val = novelty_data(features, array, split_dir)
+    return Novelty.fit(train, val, cfg.novelty_neighbours, cfg.novelty_quantile, groups)
 
 
 def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, live_dir):
