@@ -39,35 +39,50 @@ def labelled(features, split_file, augmented, target=None):
     return rows, labels.loc[ids].to_numpy(dtype=np.float32)
 
 
-IN_MEMORY_BYTES = 256 * 2**20  # up to this size the rows are read once and batches come from memory
+IN_MEMORY_BYTES = 256 * 2**20  # up to this size the rows are read once and batches gathered in memory
 
 
-class Batches(keras.utils.PyDataset):
-    """(features, labels) batches read by row from the feature array. A large training set is read
-    batch by batch from the memory map, so it never has to fit in memory; a small one (IN_MEMORY_BYTES)
-    is read once. The batches are the same either way. Shuffled again at every epoch when given a seed."""
+def batch_order(rows, batch_size, epochs, seed=None):
+    """(epochs, n) positions into `rows`: each epoch a permutation drawn from `seed` (None: in order, one
+    epoch), each batch's positions sorted by row, so that a batch reads the memory map sequentially."""
+    n = len(rows)
+    if seed is None:
+        orders = np.arange(n)[None]
+    else:
+        rng = np.random.default_rng(seed)
+        orders = np.stack([rng.permutation(n) for _ in range(epochs)])
+    for order in orders:
+        for start in range(0, n, batch_size):
+            part = order[start:start + batch_size]
+            order[start:start + batch_size] = part[np.argsort(rows[part], kind="stable")]
+    return orders
 
-    def __init__(self, array, rows, labels, batch_size, seed=None):
-        super().__init__()
-        if len(rows) * array.shape[1] * 4 <= IN_MEMORY_BYTES:
-            kept = np.unique(rows)  # sorted, so the rows keep their order
-            array, rows = np.asarray(array[kept], dtype=np.float32), np.searchsorted(kept, rows)
-        self.array, self.rows, self.labels, self.batch_size = array, rows, labels, batch_size
-        self.rng = np.random.default_rng(seed) if seed is not None else None
-        self.order = np.arange(len(rows))
-        self.on_epoch_end()
 
-    def __len__(self):
-        return -(-len(self.rows) // self.batch_size)
+def batches(array, rows, labels, batch_size, epochs=1, seed=None):
+    """A tf.data.Dataset of (features, labels) batches of array[rows]: `epochs` passes in batch_order.
+    A small set (IN_MEMORY_BYTES) is read once and its batches are gathered in memory; a large one is
+    read batch by batch from the memory map, so it never has to fit in memory. The batches are the
+    same either way."""
+    import tensorflow as tf
 
-    def __getitem__(self, i):
-        pick = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        pick = pick[np.argsort(self.rows[pick])]  # ascending rows: sequential reads of the map
-        return np.asarray(self.array[self.rows[pick]], dtype=np.float32), self.labels[pick]
+    orders = batch_order(rows, batch_size, epochs, seed)
+    positions = tf.data.Dataset.from_tensor_slices(orders)
+    positions = positions.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+    positions = positions.apply(tf.data.experimental.assert_cardinality(len(orders) * -(-len(rows) // batch_size)))
+    y = tf.constant(np.asarray(labels, dtype=np.float32))
+    if len(rows) * array.shape[1] * 4 <= IN_MEMORY_BYTES:
+        kept = np.unique(rows)  # sorted, so the rows keep their order
+        x, local = tf.constant(np.asarray(array[kept], dtype=np.float32)), tf.constant(np.searchsorted(kept, rows))
+        data = positions.map(lambda i: (tf.gather(x, tf.gather(local, i)), tf.gather(y, i)))
+    else:
+        def read(i):
+            return np.asarray(array[rows[i]], dtype=np.float32)
 
-    def on_epoch_end(self):
-        if self.rng is not None:
-            self.rng.shuffle(self.order)
+        def features(i):
+            return tf.ensure_shape(tf.numpy_function(read, [i], tf.float32, stateful=False), (None, array.shape[1]))
+
+        data = positions.map(lambda i: (features(i), tf.gather(y, i)))
+    return data.prefetch(2)
 
 
 def moments(array, rows, log_features=False, chunk=4096):
@@ -98,28 +113,33 @@ class KeepBest(keras.callbacks.Callback):
             self.best, self.epoch, self.weights = score, epoch, self.model.get_weights()
 
 
-def fit_head(cfg, seed, train, val, live_dir=None):
-    """Train the head on Batches, logged with dvclive into live_dir (None: not logged); keep the
-    best-val-accuracy epoch or the last. Returns (head, history, kept epoch index)."""
+def fit_head(cfg, seed, array, train, val, live_dir=None):
+    """Train the head on array's rows train = (rows, labels), validated on val = (rows, labels), logged
+    with dvclive into live_dir (None: not logged); keep the best-val-accuracy epoch or the last.
+    Returns (head, history, kept epoch index)."""
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    stats = moments(train.array, train.rows, cfg.log_features) if cfg.standardize else None
-    head = network.build_head(train.array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats, cfg.log_features)
+    (rows, y), (val_rows, yv) = train, val
+    steps = -(-len(rows) // cfg.batch_size)
+    fit_args = {"x": batches(array, rows, y, cfg.batch_size, cfg.epochs, seed), "steps_per_epoch": steps,
+                "validation_data": batches(array, val_rows, yv, cfg.batch_size), "epochs": cfg.epochs,
+                "shuffle": False}  # batch_order shuffles
+    stats = moments(array, rows, cfg.log_features) if cfg.standardize else None
+    head = network.build_head(array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats, cfg.log_features)
     head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy",
                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
-                 steps_per_execution=len(train))  # one call per epoch: the same steps, less Python
+                 steps_per_execution=steps)  # one call per epoch: the same steps, less Python
     best = KeepBest()
     if live_dir is None:
-        history = head.fit(train, validation_data=val, epochs=cfg.epochs, callbacks=[best], verbose=0).history
+        history = head.fit(**fit_args, callbacks=[best], verbose=0).history
         kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
     else:
         from dvclive import Live
         from dvclive.keras import DVCLiveCallback
         with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
-            history = head.fit(train, validation_data=val, epochs=cfg.epochs,
-                               callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
+            history = head.fit(**fit_args, callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
             kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
             for key, values in history.items():  # the summary describes the kept epoch, not the last one
                 live.log_metric(f"eval/{key[4:]}" if key.startswith("val_") else f"train/{key}", float(values[kept]),
@@ -136,9 +156,7 @@ def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
     array = features.array(cfg.pooling)
     rows, y = labelled(features, f"{split_dir}/train.csv", cfg.augmented, target)
     val_rows, yv = labelled(features, f"{split_dir}/val.csv", False, target)
-    train_batches = Batches(array, rows, y, cfg.batch_size, seed=seed)
-    val = Batches(array, val_rows, yv, cfg.batch_size)
-    return (*fit_head(cfg, seed, train_batches, val, live_dir), (y, yv))
+    return (*fit_head(cfg, seed, array, (rows, y), (val_rows, yv), live_dir), (y, yv))
 
 
 def novelty_data(features, array, split_dir):
