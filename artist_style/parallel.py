@@ -2,11 +2,14 @@
 
 Ctrl-C reaches every process of the terminal's process group; the workers ignore it (they start with
 SIGINT ignored, before Python could turn it into a KeyboardInterrupt and print a traceback), so only
-the parent stops: it terminates the pool, and `errors.run` prints one line and exits 130.
+the parent stops: it terminates the pool, and `errors.run` prints one line and exits 130. While the
+parent starts the pool (with SIGINT ignored, for the workers to inherit) it also blocks SIGINT: on
+Linux a blocked signal stays pending even when ignored, so a Ctrl-C in that window stops the parent
+as soon as its handler is back, instead of being lost.
 """
 import signal
 import threading
-from multiprocessing import get_context
+from multiprocessing import get_context, resource_tracker
 
 from tqdm import tqdm
 
@@ -22,11 +25,19 @@ def parallel_map(fn, items, workers=1, desc=None, chunksize=8):
         yield from tqdm(map(fn, items), **bar)
         return
     main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # inherited by the workers
-    try:
-        pool = get_context("spawn").Pool(workers, initializer=_ignore_sigint)
-    finally:
+    if main:
+        resource_tracker.ensure_running()  # started later, it would unblock SIGINT in the parent
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the workers
+
+    def restore():  # a Ctrl-C that came while the pool started is raised here
         if main:
             signal.signal(signal.SIGINT, previous)
-    with pool:
-        yield from tqdm(pool.imap(fn, items, chunksize=chunksize), **bar)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    try:
+        with get_context("spawn").Pool(workers, initializer=_ignore_sigint) as pool:  # terminated on leaving
+            restore()
+            yield from tqdm(pool.imap(fn, items, chunksize=chunksize), **bar)
+    finally:
+        restore()
