@@ -3,6 +3,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -17,6 +18,14 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def ctrl_c_as_in_a_terminal():
+    """preexec_fn for a process a test will Ctrl-C: SIGINT at its default, unblocked, as in a terminal's
+    foreground job. Started from a script in the background (`pytest &`), the tests inherit SIGINT ignored,
+    and so would their children: a Ctrl-C would rightly have no effect on them."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def png_bytes(img, **kwargs):

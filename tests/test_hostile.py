@@ -30,7 +30,7 @@ from artist_style.data.processed import open_processed
 from artist_style.data.split import assign
 from artist_style.errors import UserError
 from artist_style.files import atomic
-from tests.conftest import ROOT, drawing, png_bytes, tiny_params, write_drawings
+from tests.conftest import ROOT, ctrl_c_as_in_a_terminal, drawing, png_bytes, tiny_params, write_drawings
 
 _spec = importlib.util.spec_from_file_location("scale_benchmark", ROOT / "scripts/scale_benchmark.py")
 scale_benchmark = importlib.util.module_from_spec(_spec)
@@ -515,7 +515,8 @@ def test_ctrl_c_during_ingest_stops_it_in_one_line_without_worker_tracebacks(tmp
     for delay in (0.5, 4):  # while the workers start (import), then while they decode (a whole run: ~20 s)
         proc = subprocess.Popen([sys.executable, "-m", "stages.ingest", "--out", "data/interim", "--metrics",
                                  "metrics/ingest.json"], cwd=project, env=env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=ctrl_c_as_in_a_terminal)
         deadline = time.time() + 120
         while len(children(proc.pid)) < 2 and time.time() < deadline:
             assert proc.poll() is None, proc.communicate()

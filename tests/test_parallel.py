@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, ctrl_c_as_in_a_terminal
 
 SCRIPT = '''
 import os, signal, time
@@ -28,7 +28,8 @@ if __name__ == "__main__":
 def test_ctrl_c_while_the_pool_starts_stops_the_parent(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=ctrl_c_as_in_a_terminal)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "interrupted", done.stdout + done.stderr
     assert "Traceback" not in done.stderr  # the workers stay quiet
