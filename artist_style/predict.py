@@ -134,12 +134,14 @@ class Predictor:
     def __call__(self, items):
         """items: [(container, member, explanation name, pixels)] -> (probabilities, novelty scores or None)."""
         batch = np.stack([pixels for *_, pixels in items])
+        probs, pooled = self.two_outputs.predict(batch, batch_size=len(batch), verbose=0)
+        probs, scores = probs.ravel(), self.scores(pooled)
         if not self.explain_dir:
-            probs, pooled = self.two_outputs.predict(batch, batch_size=len(batch), verbose=0)
-            return probs.ravel(), self.scores(pooled)
+            return probs, scores
         from artist_style.evaluation import explain
-        probs, heats, pooled = explain.heatmaps(self.model, batch)
-        scores = self.scores(pooled)
+        # Grad-CAM runs the layers eagerly, which rounds differently in the last digits: the answers
+        # come from the same pass with or without --explain, the heatmaps from Grad-CAM
+        _, heats, _ = explain.heatmaps(self.model, batch)
         unknown = self.novelty.unknown(scores) if scores is not None else np.zeros(len(probs), bool)
         for (container, member, name, _), heat, p, flag in zip(items, heats, probs, unknown):
             rgb = to_rgb(open_image(sources.read(container, member, self.max_bytes)))
