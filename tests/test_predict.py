@@ -137,10 +137,10 @@ def test_predict_reproduces_evaluate_on_the_sample_test_images(tmp_path):
     assert np.abs(merged["novelty_evaluate"] - merged["novelty_predict"]).max() < 1e-2 * merged["novelty_predict"].max()
     assert (merged["predicted"] == "unknown").sum() <= 1  # of the 44 test images
 
-    few = sorted(folder.iterdir())[:6]  # --explain (Grad-CAM) answers the same, to the last digit
-    explained = sh(ROOT, "artist-predict", *map(str, few), "--explain", str(tmp_path / "overlays"))
+    few = [str(path) for path in sorted(folder.iterdir())[:6]]  # --explain (Grad-CAM) answers the same, to the digit
+    explained = sh(ROOT, "artist-predict", *few, "--explain", str(tmp_path / "overlays"))
     assert explained.stdout.splitlines()[1:] == [line for line in result.stdout.splitlines()[1:]
-                                                 if line.split(",")[0] in set(map(str, few))]
+                                                 if line.split(",")[0] in few]
 
 
 @pytest.mark.skipif(not (ROOT / "models/refined.novelty.npz").exists(),
