@@ -134,7 +134,7 @@ class Predictor:
     def __call__(self, items):
         """items: [(container, member, explanation name, pixels)] -> (probabilities, novelty scores or None)."""
         batch = np.stack([pixels for *_, pixels in items])
-        probs, pooled = self.two_outputs.predict(batch, batch_size=len(batch), verbose=0)
+        probs, pooled = self.two_outputs.predict_on_batch(batch)
         probs, scores = probs.ravel(), self.scores(pooled)
         if not self.explain_dir:
             return probs, scores

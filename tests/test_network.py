@@ -5,7 +5,7 @@ import pytest
 from keras import ops
 
 from artist_style.errors import UserError
-from artist_style.models import network
+from artist_style.models import network, registry
 
 
 @pytest.mark.parametrize("name, gap_dim, style_dim", [
@@ -125,6 +125,19 @@ def test_exported_model_equals_feature_path(pooling, log_features, tmp_path):
     assert loaded.input.dtype == "uint8"
     assert np.abs(end_to_end - via_features).max() < 1e-5
     assert via_features.std() > 0  # not a constant output
+
+
+def test_run_in_batches_equals_predict_on_every_output():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)  # 7 = 3 + 3 + a last batch of 1
+    backbone = network.build_backbone("vgg16", "none", 32, seed=2)
+    head = network.build_head(2 * (64 + 128 + 256 + 512 + 512), 8)
+    model = network.with_features(network.export("vgg16", backbone, "style", head))
+    probs, pooled = registry.run_in_batches(model, images, batch_size=3)
+    expected = model.predict(images, batch_size=3, verbose=0)  # the same batches: the same digits
+    assert probs.shape == (7, 1) and pooled.shape == (7, 2944)
+    assert np.array_equal(probs, expected[0]) and np.array_equal(pooled, expected[1])
+    assert pooled.std() > 0
 
 
 def test_load_model_errors_are_one_line(tmp_path):
