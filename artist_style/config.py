@@ -145,6 +145,7 @@ class Train(Section):
     dropout: Annotated[float, Ge(0), Lt(1)]
     l2: Annotated[float, Ge(0), Le(10)]
     learning_rate: Annotated[float, Gt(0), Le(1)]
+    label_smoothing: Annotated[float, Ge(0), Lt(0.5)]
     epochs: Annotated[int, Ge(1), Le(10000)]
     batch_size: Annotated[int, Ge(1), Le(65536)]
     keep: Keep

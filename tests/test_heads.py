@@ -61,3 +61,21 @@ def test_fit_head_trains_the_same_head_from_memory_and_from_the_map(mapped, monk
     assert len(history["val_accuracy"]) == 3 and history["val_accuracy"][kept] == max(history["val_accuracy"])
     for w1, w2 in zip(head.get_weights(), again.get_weights(), strict=True):
         assert np.array_equal(w1, w2)
+
+
+def test_label_smoothing_reaches_the_loss(mapped):
+    """With targets smoothed by s, the mean probability of a separable problem's target rows settles near
+    1 - s/2, not near 1."""
+    array, rows, labels = mapped
+    cfg = config.load().train_refined.model_copy(update={
+        "units": 16, "epochs": 60, "batch_size": 40, "dropout": 0.0, "l2": 0.0, "learning_rate": 0.05,
+        "keep": "last"})
+    order = np.argsort(rows)
+    mean = {}
+    for smoothing in (0.0, 0.2):
+        head, _, _ = heads.fit_head(cfg.model_copy(update={"label_smoothing": smoothing}), 5, array,
+                                    (rows, labels), (rows, labels))
+        probs = np.asarray(head(np.asarray(array[rows[order]]), training=False)).ravel()
+        mean[smoothing] = probs[labels[order] == 1].mean()
+    assert mean[0.0] > 0.97
+    assert 0.85 < mean[0.2] < 0.93

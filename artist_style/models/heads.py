@@ -128,7 +128,8 @@ def fit_head(cfg, seed, array, train, val, live_dir=None):
                 "shuffle": False}  # batch_order shuffles
     stats = moments(array, rows, cfg.log_features) if cfg.standardize else None
     head = network.build_head(array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats, cfg.log_features)
-    head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy",
+    loss = keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing)
+    head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss,
                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
                  steps_per_execution=steps)  # one call per epoch: the same steps, less Python
     best = KeepBest()
