@@ -25,6 +25,7 @@ Resize = Literal["pad", "stretch", "crop"]
 Role = Literal["target", "other"]
 ThresholdRule = Literal["f1", "balanced_accuracy"]
 Keep = Literal["best", "last"]
+ClassWeight = Literal["none", "balanced"]
 Precision = Literal["float32", "bfloat16"]
 ViewColour = Literal["none", "grayscale", "hue"]
 ModelName = Literal["base", "refined", "baseline"]
@@ -146,6 +147,7 @@ class Train(Section):
     l2: Annotated[float, Ge(0), Le(10)]
     learning_rate: Annotated[float, Gt(0), Le(1)]
     label_smoothing: Annotated[float, Ge(0), Lt(0.5)]
+    class_weight: ClassWeight
     epochs: Annotated[int, Ge(1), Le(10000)]
     batch_size: Annotated[int, Ge(1), Le(65536)]
     keep: Keep

@@ -79,3 +79,29 @@ def test_label_smoothing_reaches_the_loss(mapped):
         mean[smoothing] = probs[labels[order] == 1].mean()
     assert mean[0.0] > 0.97
     assert 0.85 < mean[0.2] < 0.93
+
+
+def test_balanced_class_weights_make_both_classes_weigh_the_same():
+    labels = np.array([1, 0, 0, 0, 1, 0, 0, 0], dtype=np.float32)  # 2 of 8 targets
+    weights = heads.class_weights(labels, "balanced")
+    assert weights == {0: 8 / 12, 1: 8 / 4}
+    assert weights[0] * 6 == pytest.approx(weights[1] * 2)
+    assert heads.class_weights(np.array([0, 1, 1, 0]), "balanced") == {0: 1.0, 1: 1.0}
+    assert heads.class_weights(labels, "none") is None
+
+
+def test_balanced_class_weights_move_the_boundary_towards_the_rare_class(mapped):
+    """Labels that the features cannot predict, a quarter of them targets: the head learns the base rate,
+    about 0.25 unweighted and about 0.5 with both classes weighing the same."""
+    array, rows, _ = mapped
+    labels = (np.arange(len(rows)) % 4 == 0).astype(np.float32)
+    cfg = config.load().train_refined.model_copy(update={
+        "units": 4, "epochs": 100, "batch_size": 40, "dropout": 0.0, "l2": 0.01, "learning_rate": 0.05,
+        "label_smoothing": 0.0, "keep": "last"})
+    mean = {}
+    for rule in ("none", "balanced"):
+        head, _, _ = heads.fit_head(cfg.model_copy(update={"class_weight": rule}), 5, array, (rows, labels),
+                                    (rows, labels))
+        mean[rule] = float(np.asarray(head(np.asarray(array[np.sort(rows)]), training=False)).mean())
+    assert 0.18 < mean["none"] < 0.32, mean
+    assert 0.38 < mean["balanced"] < 0.62, mean

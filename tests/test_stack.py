@@ -53,3 +53,16 @@ def test_combine_param_names_no_model_or_several():
     for bad in (["refined"], ["refined", "refined"], ["refined", "cnn"]):
         with pytest.raises(ValidationError):
             Evaluate.model_validate({**base, "combine": bad})
+
+
+def test_stack_weighs_both_classes_the_same():
+    """A member that only partly separates a rare class (a fifth of the images): an unweighted stacker
+    calls most targets "other" (recall about 0.3, for plain accuracy), a balanced one finds most of
+    them, as balanced accuracy counts them."""
+    rng = np.random.default_rng(1)
+    y = (np.arange(400) % 5 == 0).astype(int)
+    p = np.clip(np.where(y == 1, 0.35, 0.25) + rng.normal(0, 0.08, 400), 0.01, 0.99)
+    noise = rng.uniform(0.3, 0.7, 400)
+    fitted, _ = stack.fit(["a", "b"], [p, noise], y, seed=0)
+    found = fitted.combine(p, noise) >= 0.5
+    assert found[y == 1].mean() > 0.65 and found[y == 0].mean() < 0.35

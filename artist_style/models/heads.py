@@ -99,6 +99,17 @@ def moments(array, rows, log_features=False, chunk=4096):
     return mean, np.maximum(squares / len(rows) - np.square(mean), 0.0)
 
 
+def class_weights(labels, rule):
+    """Keras' class_weight for `rule`: None (every row counts once) or, for "balanced", n / (2 n_class), so
+    both classes weigh the same in the loss, as in balanced accuracy (1 and 1 when they are equally many)."""
+    if rule == "none":
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=2)
+    if counts.min() == 0:
+        return None
+    return {c: float(len(labels) / (2 * counts[c])) for c in (0, 1)}
+
+
 class KeepBest(keras.callbacks.Callback):
     """Remember the weights of the epoch with the best validation accuracy; among epochs tied on it
     (common with small validation sets), the one with the lowest validation loss."""
@@ -125,7 +136,7 @@ def fit_head(cfg, seed, array, train, val, live_dir=None):
     steps = -(-len(rows) // cfg.batch_size)
     fit_args = {"x": batches(array, rows, y, cfg.batch_size, cfg.epochs, seed), "steps_per_epoch": steps,
                 "validation_data": batches(array, val_rows, yv, cfg.batch_size), "epochs": cfg.epochs,
-                "shuffle": False}  # batch_order shuffles
+                "shuffle": False, "class_weight": class_weights(y, cfg.class_weight)}  # batch_order shuffles
     stats = moments(array, rows, cfg.log_features) if cfg.standardize else None
     head = network.build_head(array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats, cfg.log_features)
     loss = keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing)

@@ -1,7 +1,8 @@
 """The combined model: the refined CNN's and the colour baseline's probabilities, stacked.
 
 A logistic regression on the two models' logits, fitted on their predictions for the validation split
-(the members learned on train only, so these are honest out-of-sample inputs). The threshold must
+(the members learned on train only, so these are honest out-of-sample inputs), with both classes
+weighing the same (class_weight "balanced"), as in balanced accuracy and the refined head's training. The threshold must
 then come from predictions the stacker has not seen: `fit` also returns out-of-fold validation
 probabilities (stratified k-fold over the validation images, k = FOLDS or the smaller class's count if
 fewer), and evaluate chooses the combined
@@ -53,7 +54,7 @@ def fit(members, probabilities, labels, seed, C=1.0):
     if counts.min() < 2:
         raise UserError(f"the combined model needs at least 2 validation images of each class, got {counts.tolist()} "
                         "(or set evaluate.combine: [])")
-    model = LogisticRegression(C=C)
+    model = LogisticRegression(C=C, class_weight="balanced")
     cv = StratifiedKFold(folds(y), shuffle=True, random_state=seed)
     oof = cross_val_predict(model, x, y, cv=cv, method="predict_proba")[:, 1]
     model.fit(x, y)
