@@ -50,6 +50,8 @@ def test_artist_swap_table_equals_the_committed_results():
                   s["baseline"]["grayscale"], s["combined"]["original"]]
         means = [float(c.split(" ±")[0]) for c in cells[1:]]
         assert means == [round(w["balanced_accuracy"], 3) for w in wanted], cells[0]
+        sds = [float(c.split("± ")[1]) if "±" in c else 0.0 for c in cells[1:]]  # no "±": under 0.0005
+        assert sds == [round(w["balanced_accuracy_sd"], 3) for w in wanted], cells[0]
 
 
 def test_artist_swap_is_current_the_pipelines_own_task_gives_its_metrics():
