@@ -2,12 +2,11 @@
 
 A logistic regression on the two models' logits, fitted on their predictions for the validation split
 (the members learned on train only, so these are honest out-of-sample inputs), with both classes
-weighing the same (class_weight "balanced"), as in balanced accuracy and the refined head's training. The threshold must
-then come from predictions the stacker has not seen: `fit` also returns out-of-fold validation
-probabilities (stratified k-fold over the validation images, k = FOLDS or the smaller class's count if
-fewer), and evaluate chooses the combined
-model's threshold on those. The test sets are never used. Saved as plain JSON (numbers and the
-members' paths), like the baseline.
+weighing the same (class_weight "balanced"), as in balanced accuracy and the refined head's training.
+The threshold must then come from predictions the stacker has not seen: `fit` also returns out-of-fold
+validation probabilities (stratified k-fold over the validation images, k = FOLDS or the smaller
+class's count if fewer), and evaluate chooses the combined model's threshold on those. The test sets
+are never used. Saved as plain JSON (numbers and the members' paths), like the baseline.
 """
 import json
 
