@@ -151,6 +151,7 @@ class Train(Section):
     epochs: Annotated[int, Ge(1), Le(10000)]
     batch_size: Annotated[int, Ge(1), Le(65536)]
     keep: Keep
+    refit: bool
     novelty_neighbours: Annotated[int, Ge(1), Le(1000)]
     novelty_quantile: Annotated[float, Gt(0), Le(1)]
 

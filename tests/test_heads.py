@@ -105,3 +105,32 @@ def test_balanced_class_weights_move_the_boundary_towards_the_rare_class(mapped)
         mean[rule] = float(np.asarray(head(np.asarray(array[np.sort(rows)]), training=False)).mean())
     assert 0.18 < mean["none"] < 0.32, mean
     assert 0.38 < mean["balanced"] < 0.62, mean
+
+
+def test_refit_trains_on_train_and_val_for_the_kept_epochs_and_keeps_held_out_probabilities(mapped):
+    """The refit head is a head trained on train + the extra rows for the first fit's kept epochs (the same
+    weights, not just similar ones); the validation probabilities are the first head's, which never saw
+    those rows. With validation labels that contradict the training rule, the refit head learns them."""
+    array, rows, labels = mapped
+    cfg = config.load().train_refined.model_copy(update={
+        "units": 16, "epochs": 30, "batch_size": 40, "dropout": 0.0, "l2": 0.0, "learning_rate": 0.05,
+        "label_smoothing": 0.0, "class_weight": "none", "keep": "best"})
+    train, val = (rows[:30], labels[:30]), (rows[30:], 1 - labels[30:])  # val labels inverted
+    first, history, kept, held_out = heads.fit_and_refit(cfg.model_copy(update={"refit": False}), 5, array,
+                                                         train, val, val)
+    refit, history_again, kept_again, held_out_again = heads.fit_and_refit(cfg.model_copy(update={"refit": True}),
+                                                                           5, array, train, val, val)
+    assert kept == kept_again and history == history_again
+    assert np.array_equal(held_out, held_out_again)
+    assert np.array_equal(held_out, heads.probabilities(first, array, val[0]))
+    direct, _, _ = heads.fit_head(cfg.model_copy(update={"epochs": kept + 1, "keep": "last"}), 5, array,
+                                  (np.concatenate([rows[:30], rows[30:]]), np.concatenate([train[1], val[1]])), None)
+    for w1, w2 in zip(refit.get_weights(), direct.get_weights(), strict=True):
+        assert np.array_equal(w1, w2)
+    assert kept + 1 < cfg.epochs  # so the refit's epochs are the kept ones, not all of them
+    last = cfg.model_copy(update={"keep": "last", "refit": True, "epochs": 100})
+    first, _, _, _ = heads.fit_and_refit(last.model_copy(update={"refit": False}), 5, array, train, val, val)
+    refit, _, _, _ = heads.fit_and_refit(last, 5, array, train, val, val)
+    right = {name: np.mean((heads.probabilities(h, array, val[0]) >= 0.5) == val[1]) for name, h in
+             (("first", first), ("refit", refit))}
+    assert right["first"] < 0.5 < right["refit"], right

@@ -73,6 +73,14 @@ def test_dvc_repro_then_head_experiment(tiny_project):
                  "plots/comparison.png", "dvc.lock"):
         assert (tiny_project / path).exists(), path
 
+    # the refined head is refit on train + val; its threshold and the combined model use the first fit's
+    # held-out validation probabilities, which its card keeps
+    held_out = ModelCard(tiny_project / "models/refined.keras").validation()
+    validation = pd.read_csv(tiny_project / "plots/models/refined/validation.csv", dtype={"id": str})
+    val_ids = pd.read_csv(tiny_project / "data/splits/v2/val.csv", dtype={"id": str})["id"]
+    assert sorted(held_out.index) == sorted(validation["id"]) == sorted(val_ids)
+    assert np.allclose(held_out.loc[validation["id"]].to_numpy(), validation["probability"], atol=1e-6)
+
     combined = json.loads((tiny_project / "models/combined.json").read_text())
     assert combined["members"] == ["refined", "baseline"] and combined["n_val"] == len(v2["val"])
     assert metrics["combined"]["v2_test"]["original"]["accuracy"] >= 0.9

@@ -2,7 +2,8 @@
 
 A features folder holds {gap,style}.npy, whose rows index.csv lists (id, kind, view, row):
 - kind "original": every preprocessed image;
-- kind "view": `views` augmented views of every training image: shift, zoom and flip, and view k's
+- kind "view": `views` augmented views of every training and validation image (a head refit on train + val
+  learns from the validation images' views too): shift, zoom and flip, and view k's
   colour change view_colours[k % len(view_colours)] (none, grayscale, or hue rotated by a random
   30..330 degrees), all drawn from a generator seeded per (seed, image, view). The colour views
   teach the heads that style is not palette alone;
@@ -109,8 +110,10 @@ def colour_views(images, draws):
 def plan(index, splits_dir, cfg, ood_names=()):
     """The rows to compute: (id, kind, view) in output order, the generated pictures `ood_names` last."""
     rows = [(i, "original", 0) for i in index["id"]]
-    if cfg.views:
-        rows += [(i, "view", v) for i in split_ids(splits_dir, "train") for v in range(cfg.views)]
+    if cfg.views:  # training images, then validation images not also training images of a version (a refit uses them)
+        train = split_ids(splits_dir, "train")
+        val = sorted(set(split_ids(splits_dir, "val")) - set(train))
+        rows += [(i, "view", v) for i in [*train, *val] for v in range(cfg.views)]
     for probe in cfg.probes:
         rows += [(i, probe, 0) for i in split_ids(splits_dir, "test")]
     rows += [(name, "ood", 0) for name in ood_names]

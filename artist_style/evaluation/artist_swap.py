@@ -65,8 +65,8 @@ class BaselineFeatures:
 
 
 def head_model(name, cfg, seed, features, tables, splits_dir, target, probes, test_version):
-    """(val probabilities, {probe: test probabilities}) of train_<name>'s head trained for `target`."""
-    head, _, _, _ = heads.fit_on_split(cfg, seed, features, f"{splits_dir}/{cfg.version}", None, target)
+    """(val probabilities (held out), {probe: test probabilities}) of train_<name>'s head trained for `target`."""
+    head, _, _, _, held_out = heads.fit_on_split(cfg, seed, features, f"{splits_dir}/{cfg.version}", None, target)
     array = features.array(cfg.pooling)
 
     def predict(ids, kind="original"):
@@ -74,7 +74,8 @@ def head_model(name, cfg, seed, features, tables, splits_dir, target, probes, te
         return rounded(head.predict(np.asarray(array[rows]), batch_size=256, verbose=0).ravel())
 
     test = tables(test_version, "test")["id"]
-    return predict(tables(cfg.version, "val")["id"]), {k: predict(test, k) for k in ("original", *probes)}
+    val = rounded(held_out.loc[tables(cfg.version, "val")["id"]].to_numpy())
+    return val, {k: predict(test, k) for k in ("original", *probes)}
 
 
 def baseline_model(cfg, baseline_features, tables, target, probes, test_version):

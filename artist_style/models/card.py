@@ -5,11 +5,16 @@ For models/refined.keras (or models/baseline.weights.json) they are:
 - models/refined.threshold.json: the decision threshold chosen on validation (written by the model's stage,
   evaluation.per_model; by evaluate for the combined model);
 - models/refined.novelty.npz: the novelty score's training features and threshold (written by training;
-  Keras models only: models.novelty).
+  Keras models only: models.novelty);
+- models/refined.validation.csv: the validation images' probabilities from a head that did not learn on them,
+  what the threshold and the combined model are fitted on (written by training; Keras models only: the
+  first fit's when the head is refit on train + val, models.heads).
 """
 from pathlib import Path
 
-from artist_style.files import read_json, write_json
+import pandas as pd
+
+from artist_style.files import read_csv, read_json, write_csv, write_json
 from artist_style.models.novelty import Novelty
 
 MODEL_SUFFIXES = (".keras", ".weights.json", ".stack.json")  # a Keras model, the classical baseline, the combined model
@@ -24,10 +29,11 @@ class ModelCard:
         self.meta_path = f"{stem}.json"
         self.threshold_path = f"{stem}.threshold.json"
         self.novelty_path = f"{stem}.novelty.npz"
+        self.validation_path = f"{stem}.validation.csv"
 
     def files(self):
         """Every file of the card (the model's sidecars), whether written yet or not."""
-        return [self.meta_path, self.threshold_path, self.novelty_path]
+        return [self.meta_path, self.threshold_path, self.novelty_path, self.validation_path]
 
     def meta(self):
         return read_json(self.meta_path)
@@ -50,3 +56,15 @@ class ModelCard:
 
     def save_novelty(self, novelty):
         novelty.save(self.novelty_path)
+
+    def validation(self):
+        """The held-out validation probabilities (a Series by image id), or None when there are none (a model
+        that is not a Keras head, or one trained before they were saved)."""
+        if not Path(self.validation_path).exists():
+            return None
+        table = read_csv(self.validation_path, "a model's validation probabilities", dtype={"id": str})
+        return pd.Series(table["probability"].astype(float).to_numpy(), index=table["id"].to_numpy())
+
+    def save_validation(self, probabilities):
+        table = pd.DataFrame({"id": probabilities.index, "probability": probabilities.to_numpy()})
+        write_csv(self.validation_path, table)

@@ -125,17 +125,17 @@ class KeepBest(keras.callbacks.Callback):
 
 
 def fit_head(cfg, seed, array, train, val, live_dir=None):
-    """Train the head on array's rows train = (rows, labels), validated on val = (rows, labels), logged
-    with dvclive into live_dir (None: not logged); keep the best-val-accuracy epoch or the last.
-    Returns (head, history, kept epoch index)."""
+    """Train the head on array's rows train = (rows, labels), validated on val = (rows, labels) (None: not
+    validated; then cfg.keep must be last), logged with dvclive into live_dir (None: not logged); keep the
+    best-val-accuracy epoch or the last. Returns (head, history, kept epoch index)."""
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    (rows, y), (val_rows, yv) = train, val
+    rows, y = train
     steps = -(-len(rows) // cfg.batch_size)
     fit_args = {"x": batches(array, rows, y, cfg.batch_size, cfg.epochs, seed), "steps_per_epoch": steps,
-                "validation_data": batches(array, val_rows, yv, cfg.batch_size), "epochs": cfg.epochs,
+                "validation_data": None if val is None else batches(array, *val, cfg.batch_size), "epochs": cfg.epochs,
                 "shuffle": False, "class_weight": class_weights(y, cfg.class_weight)}  # batch_order shuffles
     stats = moments(array, rows, cfg.log_features) if cfg.standardize else None
     head = network.build_head(array.shape[1], cfg.units, cfg.dropout, cfg.l2, stats, cfg.log_features)
@@ -143,32 +143,58 @@ def fit_head(cfg, seed, array, train, val, live_dir=None):
     head.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss,
                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
                  steps_per_execution=steps)  # one call per epoch: the same steps, less Python
-    best = KeepBest()
+    best = [KeepBest()] if cfg.keep == "best" else []
     if live_dir is None:
-        history = head.fit(**fit_args, callbacks=[best], verbose=0).history
-        kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
+        history = head.fit(**fit_args, callbacks=best, verbose=0).history
+        kept = best[0].epoch if best else cfg.epochs - 1
     else:
         from dvclive import Live
         from dvclive.keras import DVCLiveCallback
         with Live(live_dir, dvcyaml=False, save_dvc_exp=False) as live:
-            history = head.fit(**fit_args, callbacks=[DVCLiveCallback(live=live), best], verbose=2).history
-            kept = best.epoch if cfg.keep == "best" else cfg.epochs - 1
+            history = head.fit(**fit_args, callbacks=[DVCLiveCallback(live=live), *best], verbose=2).history
+            kept = best[0].epoch if best else cfg.epochs - 1
             for key, values in history.items():  # the summary describes the kept epoch, not the last one
                 live.log_metric(f"eval/{key[4:]}" if key.startswith("val_") else f"train/{key}", float(values[kept]),
                                 plot=False)
             live.summary["kept_epoch"] = kept + 1
-    if cfg.keep == "best":
-        head.set_weights(best.weights)
+    if best:
+        head.set_weights(best[0].weights)
     return head, history, kept
 
 
+def probabilities(head, array, rows, chunk=4096):
+    """The head's probabilities of array[rows], in chunks."""
+    parts = [np.asarray(head(np.asarray(array[rows[i:i + chunk]]), training=False)).ravel()
+             for i in range(0, len(rows), chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def fit_and_refit(cfg, seed, array, train, val, more, live_dir=None):
+    """fit_head on train, validated on val; then, with cfg.refit, train a fresh head on train + `more` (the
+    validation images and their views: (rows, labels)) for the epochs the first fit kept, as the final
+    head. The validation images' probabilities stay the first fit's, from a head that never saw them:
+    the threshold, the combined model and the reported validation metrics need held-out ones.
+    Returns (head, history and kept epoch index of the first fit, validation probabilities)."""
+    head, history, kept = fit_head(cfg, seed, array, train, val, live_dir)
+    held_out = probabilities(head, array, val[0])
+    if cfg.refit:
+        again = cfg.model_copy(update={"epochs": kept + 1, "keep": "last"})
+        both = (np.concatenate([train[0], more[0]]), np.concatenate([train[1], more[1]]))
+        head, _, _ = fit_head(again, seed, array, both, None)
+    return head, history, kept, held_out
+
+
 def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
-    """fit_head on the cached features of a split folder's train (and val) images; target as in labelled.
-    Returns (head, history, kept epoch index, (train labels, val labels))."""
+    """fit_and_refit on the cached features of a split folder's train and val images; target as in
+    labelled. Returns (head, history, kept epoch index, (train labels, val labels), the val images'
+    held-out probabilities as a Series by id)."""
     array = features.array(cfg.pooling)
     rows, y = labelled(features, f"{split_dir}/train.csv", cfg.augmented, target)
+    val_ids = read_csv(f"{split_dir}/val.csv", dtype={"id": str})["id"]
     val_rows, yv = labelled(features, f"{split_dir}/val.csv", False, target)
-    return (*fit_head(cfg, seed, array, (rows, y), (val_rows, yv), live_dir), (y, yv))
+    more = labelled(features, f"{split_dir}/val.csv", cfg.augmented, target) if cfg.refit else None
+    head, history, kept, held_out = fit_and_refit(cfg, seed, array, (rows, y), (val_rows, yv), more, live_dir)
+    return head, history, kept, (y, yv), pd.Series(held_out, index=val_ids.to_numpy(), name="probability")
 
 
 def novelty_data(features, array, split_dir):
@@ -195,12 +221,13 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
     info = features.info
     require_dir(split_dir, f"the split lists of {name}'s version {cfg.version}")
     start = time.time()
-    head, history, kept, (y, yv) = fit_on_split(cfg, seed, features, split_dir, live_dir)
+    head, history, kept, (y, yv), held_out = fit_on_split(cfg, seed, features, split_dir, live_dir)
     seconds = time.time() - start
 
     model = network.export(info["backbone"], features.backbone(), cfg.pooling, head, features.correlations)
     network.save_model(model, ensure_parent(model_path))
     card = ModelCard(model_path)
+    card.save_validation(held_out)
     card.save_meta({
         "name": name, "version": cfg.version, "pooling": cfg.pooling,
         "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],
@@ -211,6 +238,7 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
         "epochs": cfg.epochs, "kept_epoch": kept + 1, "n_train": len(y), "n_val": len(yv),
         "train": {m: round(float(history[m][kept]), 6) for m in METRICS},
         "val": {m: round(float(history["val_" + m][kept]), 6) for m in METRICS}})
+    refit = f", refit on train + val for {kept + 1} epochs" if cfg.refit else ""
     return (f"kept epoch {kept + 1}/{cfg.epochs}, val accuracy {history['val_accuracy'][kept]:.3f}, "
-            f"{len(y)} training rows, head trained in {seconds:.1f} s, novelty threshold {novelty.threshold:.2f} "
-            f"-> {model_path}")
+            f"{len(y)} training rows{refit}, head trained in {seconds:.1f} s, "
+            f"novelty threshold {novelty.threshold:.2f} -> {model_path}")

@@ -11,6 +11,7 @@ import numpy as np
 
 from artist_style.data import ood
 from artist_style.data.images import PROBES
+from artist_style.errors import UserError
 from artist_style.models import classical, stack
 from artist_style.models.card import ModelCard
 
@@ -69,7 +70,14 @@ class KerasModel:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def validation(self, ids):
-        return self.predict(ids)
+        held_out = self.card.validation()
+        if held_out is None:
+            return self.predict(ids)
+        missing = [i for i in ids if i not in held_out.index]
+        if missing:
+            raise UserError(f"{self.card.validation_path}: no probability for validation image {missing[0]} "
+                            f"(and {len(missing) - 1} more): rerun dvc repro")
+        return held_out.loc[list(ids)].to_numpy(dtype=np.float64)
 
     def end_to_end(self, ids, kind="original"):
         return self.run(images(self.processed, ids, kind, self.features.info["hue_degrees"]))[0]
