@@ -27,10 +27,9 @@ def split_labels(table, target=None):
     return (table["source"] == target).to_numpy(dtype=int)
 
 
-def labelled(features, split_file, augmented, target=None):
-    """(feature rows, labels) of a split's images: originals, plus their augmented views if asked.
+def labelled(features, table, augmented, target=None):
+    """(feature rows, labels) of a split table's images: originals, plus their augmented views if asked.
     target: label by this source instead of the split's labels (see split_labels)."""
-    table = read_csv(split_file, dtype={"id": str})
     rows, ids = features.rows(table["id"])
     if augmented:
         view_rows, view_ids = features.rows(table["id"], kind="view")
@@ -163,7 +162,8 @@ def fit_head(cfg, seed, array, train, val, live_dir=None):
 
 
 def probabilities(head, array, rows, chunk=4096):
-    """The head's probabilities of array[rows], in chunks."""
+    """The head's probabilities of array[rows], in chunks; the head is called directly (Keras' predict()
+    costs ~0.1 s a call)."""
     parts = [np.asarray(head(np.asarray(array[rows[i:i + chunk]]), training=False)).ravel()
              for i in range(0, len(rows), chunk)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
@@ -189,12 +189,12 @@ def fit_on_split(cfg, seed, features, split_dir, live_dir=None, target=None):
     labelled. Returns (head, history, kept epoch index, (train labels, val labels), the val images'
     held-out probabilities as a Series by id)."""
     array = features.array(cfg.pooling)
-    rows, y = labelled(features, f"{split_dir}/train.csv", cfg.augmented, target)
-    val_ids = read_csv(f"{split_dir}/val.csv", dtype={"id": str})["id"]
-    val_rows, yv = labelled(features, f"{split_dir}/val.csv", False, target)
-    more = labelled(features, f"{split_dir}/val.csv", cfg.augmented, target) if cfg.refit else None
+    train, val = (read_csv(f"{split_dir}/{name}.csv", dtype={"id": str}) for name in ("train", "val"))
+    rows, y = labelled(features, train, cfg.augmented, target)
+    val_rows, yv = labelled(features, val, False, target)
+    more = labelled(features, val, cfg.augmented, target) if cfg.refit else None
     head, history, kept, held_out = fit_and_refit(cfg, seed, array, (rows, y), (val_rows, yv), more, live_dir)
-    return head, history, kept, (y, yv), pd.Series(held_out, index=val_ids.to_numpy(), name="probability")
+    return head, history, kept, (y, yv), pd.Series(held_out, index=val["id"].to_numpy(), name="probability")
 
 
 def novelty_data(features, array, split_dir):
