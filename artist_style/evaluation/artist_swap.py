@@ -71,7 +71,7 @@ def head_model(name, cfg, seed, features, tables, splits_dir, target, probes, te
 
     def predict(ids, kind="original"):
         rows, _ = features.rows(ids, kind)
-        return rounded(head.predict(np.asarray(array[rows]), batch_size=256, verbose=0).ravel())
+        return rounded(heads.probabilities(head, array, rows))
 
     test = tables(test_version, "test")["id"]
     val = rounded(held_out.loc[tables(cfg.version, "val")["id"]].to_numpy())
