@@ -82,7 +82,7 @@ def batches(array, rows, labels, batch_size, epochs=1, seed=None):
 
         data = positions.map(lambda i: (features(i), tf.gather(y, i)))
     options = tf.data.Options()  # a gather needs no tuning; on 2 cores tf.data's autotuner made a fit take
-    options.autotune.enabled = False  # ~12 s instead of ~8 s in about half the runs (docs/BENCHMARKS.md)
+    options.autotune.enabled = False  # ~12 s instead of ~8 s in 3 of 7 runs (docs/BENCHMARKS.md)
     return data.prefetch(2).with_options(options)
 
 
