@@ -200,18 +200,20 @@ def parse(markdown):
     end = next((i for i in range(start, len(text)) if not text[i].startswith("|")), len(text))
     lines = text[start:end]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert head == ["model", "test set", "probe", "accuracy", "F1 (macro)", "ROC-AUC", "n"]
+    assert head == ["model", "test set", "probe", "accuracy", "95% interval", "F1 (macro)", "ROC-AUC", "n"]
     table = {}
     for line in lines[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         key = tuple(cells[:3])
         assert key not in table, f"row {key} twice"
-        table[key] = dict(zip(KEYS, (float(c) for c in cells[3:6]))) | {"n": int(cells[6])}
+        numbers = [float(c) for c in cells[3:4] + cells[5:7]]
+        table[key] = dict(zip(KEYS, numbers)) | {"accuracy_95": [float(c) for c in cells[4].split("–")],
+                                                 "n": int(cells[7])}
     return table
 
 
 def expected(results):
-    return {(model, test_set, probe): {k: m[k] for k in KEYS}
+    return {(model, test_set, probe): {k: m[k] for k in (*KEYS, "accuracy_95")}
             for model, sets in results.items() for test_set, probes in sets.items() if isinstance(probes, dict)
             for probe, m in probes.items()}
 
@@ -221,4 +223,7 @@ def assert_same(table, results):
     assert set(table) == set(want)
     for key, numbers in want.items():
         for k, value in numbers.items():
-            assert table[key][k] == (value if k == "n" else pytest.approx(round(value, 3), abs=1e-9)), (key, k)
+            if k == "accuracy_95":
+                assert table[key][k] == pytest.approx([round(v, 3) for v in value], abs=1e-9), (key, k)
+            else:
+                assert table[key][k] == (value if k == "n" else pytest.approx(round(value, 3), abs=1e-9)), (key, k)

@@ -6,7 +6,7 @@ from sklearn import metrics as skm
 
 from artist_style.evaluation.evaluate import summary
 from artist_style.evaluation.per_model import evaluate_model, load_test_sets
-from artist_style.evaluation.scoring import binary_metrics, choose_threshold
+from artist_style.evaluation.scoring import accuracy_draws, binary_metrics, choose_threshold, group_draws, interval
 from artist_style.models.novelty import Novelty
 
 
@@ -31,6 +31,44 @@ def test_known_predictions_give_known_numbers():
     m = binary_metrics([1, 1, 0, 0], [0.9, 0.4, 0.6, 0.1])
     assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (1, 1, 1, 1)
     assert m["accuracy"] == 0.5 and m["precision_target"] == 0.5 and m["roc_auc"] == 0.75
+
+
+def test_group_draws_draw_groups_not_images():
+    groups = np.repeat([f"g{i}" for i in range(10)], [1, 2, 3, 4, 5, 1, 2, 3, 4, 5])
+    weights = group_draws(groups, resamples=500, seed=1)
+    assert weights.shape == (500, 30)
+    for g in set(groups):  # one count per group and draw, shared by its images
+        assert (weights[:, groups == g] == weights[:, groups == g][:, :1]).all()
+    first = weights[:, np.unique(groups, return_index=True)[1]]
+    assert (first.sum(axis=1) == 10).all()  # as many groups drawn as there are
+    assert (group_draws(groups, resamples=500, seed=1) == weights).all()
+
+
+def test_accuracy_draws_equal_scikit_learn_when_every_group_is_drawn_once():
+    rng = np.random.default_rng(0)
+    y, pred = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
+    ones = np.ones((1, 50))
+    assert accuracy_draws(ones, y, pred)[0] == pytest.approx(skm.accuracy_score(y, pred))
+    assert accuracy_draws(ones, y, pred, balanced=True)[0] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+
+
+def test_errors_in_one_group_give_a_wider_interval_than_errors_spread_out():
+    """100 images in 10 groups of 10, 10 wrong: all in one group (one drawing the model gets wrong in every
+    variant) is less evidence of 0.9 than one in each group, and the interval says so; no errors: no width;
+    a model against itself: no difference."""
+    groups = np.repeat(np.arange(10), 10)
+    y = np.tile([0, 1], 50)
+    weights = group_draws(groups, seed=0)
+    together, spread = y.copy(), y.copy()
+    together[:10] = 1 - together[:10]
+    spread[::10] = 1 - spread[::10]
+    low_t, high_t = interval(accuracy_draws(weights, y, together))
+    low_s, high_s = interval(accuracy_draws(weights, y, spread))
+    assert low_t <= 0.8 and high_t == 1.0  # drawing that group 0 times (or twice) is likely
+    assert low_s == high_s == 0.9
+    assert interval(accuracy_draws(weights, y, y)) == [1.0, 1.0]
+    draws = accuracy_draws(weights, y, together)
+    assert interval(draws - draws) == [0.0, 0.0]
 
 
 def test_threshold_rules_pick_the_expected_value():

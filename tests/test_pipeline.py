@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from artist_style.models.card import ModelCard
 from tests.conftest import ROOT, assert_same, git_init, parse, sh
@@ -39,6 +40,15 @@ def test_dvc_repro_then_head_experiment(tiny_project):
         unknown = {"unknown_ood", "unknown_v2_test"} if model in ("base", "refined") else set()  # Keras models
         assert set(metrics[model]) == {"threshold", "v1_test", "v2_test"} | unknown
         assert details[model]["e2e_max_abs_diff"] <= 1e-3
+        for test_set in ("v1_test", "v2_test"):  # every accuracy has its interval, around it
+            for m in details[model][test_set].values():
+                low, high = m["accuracy_95"]
+                assert 0 <= low <= m["accuracy"] <= high <= 1
+            if model != "baseline":
+                low, high = details[model][test_set]["original"]["minus_baseline_95"]
+                difference = details[model][test_set]["original"]["accuracy"] - details["baseline"][test_set][
+                    "original"]["accuracy"]
+                assert low <= difference + 1e-9 and difference - 1e-9 <= high
 
     def leaves(tree):
         return sum(leaves(v) for v in tree.values()) if isinstance(tree, dict) else 1
@@ -98,8 +108,19 @@ def test_dvc_repro_then_head_experiment(tiny_project):
                 assert len(s["balanced_accuracy_by_seed"]) == 2
                 assert s["balanced_accuracy"] == round(float(np.mean(s["balanced_accuracy_by_seed"])), 6)
                 assert s["balanced_accuracy_sd"] == round(float(np.std(s["balanced_accuracy_by_seed"], ddof=1)), 6)
+                low, high = s["balanced_accuracy_95"]
+                assert 0 <= low <= high <= 1
+        for model in ("base", "refined", "combined"):  # the comparison the benchmark is read for
+            s, baseline = by_model[model]["original"], by_model["baseline"]["original"]
+            want = s["balanced_accuracy"] - baseline["balanced_accuracy"]
+            assert s["minus_baseline"] == pytest.approx(want, abs=2e-6)
+            low, high = s["minus_baseline_95"]
+            assert -1 <= low <= high <= 1
+        assert "minus_baseline" not in by_model["baseline"]["original"]
     assert (tiny_project / "plots/artist_swap.png").stat().st_size > 1000
-    assert "| other_v2 | combined |" in (tiny_project / "metrics/artist_swap.md").read_text()
+    swap_md = (tiny_project / "metrics/artist_swap.md").read_text()
+    assert "| other_v2 | combined |" in swap_md
+    assert "| target | base − baseline | refined − baseline | combined − baseline |" in swap_md
     for path in ("metrics/artist_swap.json", "metrics/artist_swap.md", "plots/artist_swap.png"):
         (tiny_project / path).unlink()
 

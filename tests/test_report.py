@@ -9,11 +9,15 @@ from tests.conftest import ROOT, assert_same, parse
 def fake_metrics():
     def m(acc, n=100):
         right = round(acc * n)
-        return {"accuracy": acc, "f1_macro": acc - 0.01234, "roc_auc": min(1.0, acc + 0.04321), "n": n,
+        return {"accuracy": acc, "accuracy_95": [acc - 0.0512, min(1.0, acc + 0.0398)], "f1_macro": acc - 0.01234,
+                "roc_auc": min(1.0, acc + 0.04321), "n": n,
                 "tp": right // 2, "tn": right - right // 2, "fp": (n - right) // 2, "fn": n - right - (n - right) // 2}
-    return {model: {"threshold": 0.5, "e2e_checked": "all",
-                    "v1_test": {"original": m(acc), "grayscale": m(acc - 0.3), "hue": m(acc - 0.2)}}
-            for model, acc in (("refined", 0.95), ("baseline", 0.9), ("base", 0.8))}
+    results = {model: {"threshold": 0.5, "e2e_checked": "all",
+                       "v1_test": {"original": m(acc), "grayscale": m(acc - 0.3), "hue": m(acc - 0.2)}}
+               for model, acc in (("refined", 0.95), ("baseline", 0.9), ("base", 0.8))}
+    results["refined"]["v1_test"]["original"]["minus_baseline_95"] = [-0.01, 0.1204]
+    results["base"]["v1_test"]["original"]["minus_baseline_95"] = [-0.1796, -0.0304]
+    return results
 
 
 def test_committed_report_equals_committed_metrics():
@@ -29,8 +33,9 @@ def test_report_on_made_up_metrics(tmp_path):
     assert_same(parse(text), results)
     assert [k[0] for k in parse(text)][::3] == ["baseline", "base", "refined"]
     assert [k[2] for k in parse(text)][:3] == ["original", "grayscale", "hue"]
-    assert "refined beats the baseline (+0.050, 5 images)" in text
-    assert "base trails the baseline (−0.100, 10 images)" in text
+    assert "refined beats the baseline (+0.050, 5 images; 95% interval −0.010 to +0.120)" in text
+    assert "base trails the baseline (−0.100, 10 images; 95% interval −0.180 to −0.030)" in text
+    assert "| refined | v1_test | original | 0.950 | 0.899–0.990 | 0.938 | 0.993 | 100 |" in text
     assert "under grayscale: baseline −0.300, base −0.300, refined −0.300" in text
     assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -15,9 +15,16 @@ gaps this benchmark is read for, so every task is run with several seeds (params
 logistic regression) does not. The first seed is the pipeline's own, so the sample's own task
 reproduces evaluate's figures.
 
-Writes {target: {model: {probe: {accuracy, balanced_accuracy, balanced_accuracy_sd, accuracy_by_seed,
-balanced_accuracy_by_seed}}}} as JSON (accuracy and balanced_accuracy: the mean over seeds; sd: their
-sample standard deviation), its table as markdown (report.swap_markdown) and a chart.
+The seeds say how much training moves a figure; the test set's size says how much the figure could move
+with other test drawings. So each mean also gets a 95% interval from drawing the test set's groups again
+(scoring.group_draws, the same draws for every model, seed and target), and so does each model's
+difference from the baseline on the original images, the comparison this benchmark is read for.
+
+Writes {target: {model: {probe: {accuracy, balanced_accuracy, balanced_accuracy_sd, balanced_accuracy_95,
+[minus_baseline, minus_baseline_95,] accuracy_by_seed, balanced_accuracy_by_seed}}}} as JSON (accuracy and
+balanced_accuracy: the mean over seeds; sd: their sample standard deviation; minus_baseline: on the
+original images, the mean balanced accuracy minus the baseline's), its tables as markdown
+(report.swap_markdown) and a chart.
 """
 import time
 
@@ -28,7 +35,7 @@ from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
 from artist_style.evaluation import plots, report
 from artist_style.evaluation.per_model import rounded
-from artist_style.evaluation.scoring import binary_metrics, choose_threshold
+from artist_style.evaluation.scoring import accuracy_draws, binary_metrics, choose_threshold, group_draws, interval
 from artist_style.files import ensure_parent, read_csv, write_json
 from artist_style.models import classical, heads, registry, stack
 
@@ -89,8 +96,9 @@ def baseline_model(cfg, baseline_features, tables, target, probes, test_version)
     return prob(val["id"]), {k: prob(test, k) for k in ("original", *probes)}
 
 
-def run_task(target, p, seed, features, baseline, tables, splits_dir, probes, test_version):
-    """{model: {probe: scores}} for one target source and seed; baseline: baseline_model's predictions."""
+def run_task(target, p, seed, features, baseline, tables, splits_dir, probes, test_version, weights):
+    """{model: {probe: scores and "draws" (balanced accuracy under each row of weights: group_draws)}} for
+    one target source and seed; baseline: baseline_model's predictions."""
     predictions = {name: head_model(name, getattr(p, f"train_{name}"), seed, features, tables, splits_dir,
                                     target, probes, test_version) for name in ("base", "refined")}
     predictions["baseline"] = baseline
@@ -108,23 +116,31 @@ def run_task(target, p, seed, features, baseline, tables, splits_dir, probes, te
         predictions["combined"] = (None, test)
         thresholds["combined"], _ = choose_threshold(y_val, rounded(oof), p.evaluate.threshold_rule)
     labels = heads.split_labels(tables(test_version, "test"), target)
-    return {name: {k: scores(labels, probs, thresholds[name]) for k, probs in test.items()}
+    return {name: {k: {**scores(labels, probs, thresholds[name]),
+                       "draws": accuracy_draws(weights, labels, probs >= thresholds[name], balanced=True)}
+                   for k, probs in test.items()}
             for name, (_, test) in predictions.items()}
 
 
 def summarise(by_seed):
-    """{model: {probe: scores}} per seed -> {model: {probe: mean, sd and per-seed scores}}."""
+    """{model: {probe: scores and draws}} per seed -> {model: {probe: mean, sd, intervals and per-seed scores}}."""
     first = by_seed[0]
     out = {}
     for model, by_probe in first.items():
         out[model] = {}
         for probe in by_probe:
             values = {k: [run[model][probe][k] for run in by_seed] for k in SCORES}
+            mean = {k: round(float(np.mean(v)), 6) for k, v in values.items()}
             sd = float(np.std(values["balanced_accuracy"], ddof=1)) if len(by_seed) > 1 else 0.0
-            out[model][probe] = {"accuracy": round(float(np.mean(values["accuracy"])), 6),
-                                 "balanced_accuracy": round(float(np.mean(values["balanced_accuracy"])), 6),
-                                 "balanced_accuracy_sd": round(sd, 6),
-                                 **{f"{k}_by_seed": v for k, v in values.items()}}
+            draws = np.mean([run[model][probe]["draws"] for run in by_seed], axis=0)
+            out[model][probe] = {**mean, "balanced_accuracy_sd": round(sd, 6),
+                                 "balanced_accuracy_95": interval(draws)}
+            if probe == "original" and model != report.BASELINE:
+                baseline = np.mean([run[report.BASELINE][probe]["draws"] for run in by_seed], axis=0)
+                out[model][probe] |= {"minus_baseline": round(mean["balanced_accuracy"] - float(np.mean(
+                    [run[report.BASELINE][probe]["balanced_accuracy"] for run in by_seed])), 6),
+                    "minus_baseline_95": interval(draws - baseline)}
+            out[model][probe] |= {f"{k}_by_seed": v for k, v in values.items()}
     return out
 
 
@@ -147,6 +163,7 @@ def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_md, ou
         raise UserError(f"{splits_dir}: the split files have no source column (run: dvc repro split)")
     probes = features.info["probes"]
     baseline_features = BaselineFeatures(processed, p.baseline.feature_settings(), features.info["hue_degrees"])
+    weights = group_draws(tables(test_version, "test")["group"], seed=p.seed)
     results, seed_list = {}, [p.seed + k for k in range(seeds)]
     for target in targets:
         start = time.time()
@@ -154,7 +171,7 @@ def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_md, ou
             raise UserError(f"target {target}: no test image of this source in {splits_dir}/{test_version}/test.csv")
         baseline = baseline_model(p.baseline, baseline_features, tables, target, probes, test_version)
         results[target] = summarise([run_task(target, p, seed, features, baseline, tables, splits_dir, probes,
-                                              test_version) for seed in seed_list])
+                                              test_version, weights) for seed in seed_list])
         log(f"artist_swap {target}: " + ", ".join(
             f"{m} {r['original']['balanced_accuracy']:.3f}" for m, r in results[target].items())
             + f" (balanced accuracy, mean of {seeds} seeds, {time.time() - start:.0f} s)")

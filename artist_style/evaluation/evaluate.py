@@ -7,9 +7,9 @@ models' work. It fits the combined model (params.yaml evaluate.combine: models.s
 validation probabilities) and evaluates it the same way.
 
 Writes the metrics JSON (summary: the numbers people compare), a plots folder: details.json (every
-number), predictions.csv and ood.csv of all models, dvclive confusion/ROC/PR data and the PNGs, and the
-report (evaluation.report: one markdown table and chart). Predicted labels use each model's threshold, in
-the metrics and in every plot.
+number, and 95% intervals of the accuracies: add_intervals), predictions.csv and ood.csv of all models,
+dvclive confusion/ROC/PR data and the PNGs, and the report (evaluation.report: one markdown table and
+chart). Predicted labels use each model's threshold, in the metrics and in every plot.
 """
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from artist_style.data.processed import open_processed
 from artist_style.errors import UserError
-from artist_style.evaluation import per_model, plots, report
+from artist_style.evaluation import per_model, plots, report, scoring
 from artist_style.files import read_csv, write_csv, write_json
 from artist_style.models import registry
 
@@ -43,6 +43,24 @@ def summary(results):
             out[model]["unknown_ood"] = result["unknown_ood"]
             out[model][f"unknown_{sets[-1]}"] = result[sets[-1]]["original"]["unknown"]
     return out
+
+
+def add_intervals(results, predictions, thresholds, sets, seed):
+    """Into results: each accuracy's 95% interval (`accuracy_95`) and, on the original images, each model's
+    difference from the baseline (`minus_baseline_95`), the test set's groups drawn again
+    (scoring.group_draws, the same draws for every model)."""
+    for set_name, table in sets.items():
+        weights = scoring.group_draws(table["group"], seed=seed)
+        draws = {}
+        for (model, probe), part in predictions[predictions["test_set"] == set_name].groupby(["model", "probe"]):
+            part = part.set_index("id").loc[table["id"]]
+            predicted = part["probability"].to_numpy() >= thresholds[model]
+            draws[model, probe] = scoring.accuracy_draws(weights, part["label"].to_numpy(), predicted)
+            results[model][set_name][probe]["accuracy_95"] = scoring.interval(draws[model, probe])
+        for (model, probe), values in draws.items():
+            if probe == "original" and model != report.BASELINE and (report.BASELINE, probe) in draws:
+                difference = values - draws[report.BASELINE, probe]
+                results[model][set_name][probe]["minus_baseline_95"] = scoring.interval(difference)
 
 
 def write_plots(predictions, thresholds, out):
@@ -118,7 +136,9 @@ def evaluate(folders, processed_dir, splits_dir, cfg, out, seed=0):
     ood_tables = [m.ood for m in evaluated.values() if m.ood is not None]
     if ood_tables:
         write_csv(f"{plots_dir}/ood.csv", pd.concat(ood_tables))
-    write_plots(predictions, {name: m.threshold for name, m in evaluated.items()}, plots_dir)
+    thresholds = {name: m.threshold for name, m in evaluated.items()}
+    write_plots(predictions, thresholds, plots_dir)
+    add_intervals(results, predictions, thresholds, per_model.load_test_sets(splits_dir, cfg.test_sets), seed)
     write_json(f"{plots_dir}/details.json", results)
     write_json(out["metrics"], summary(results))
     report.write(results, out["report"], out["comparison"])

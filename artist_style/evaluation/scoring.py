@@ -1,8 +1,10 @@
-"""Metrics of binary predictions (scikit-learn) and the choice of a decision threshold."""
+"""Metrics of binary predictions (scikit-learn), the choice of a decision threshold, and intervals of the
+accuracy (a bootstrap over the test set's groups)."""
 import numpy as np
 from sklearn import metrics as skm
 
 RULES = ("f1", "balanced_accuracy")
+RESAMPLES = 2000  # bootstrap draws of the test set's groups
 
 
 def binary_metrics(labels, probabilities, threshold=0.5):
@@ -48,3 +50,33 @@ def choose_threshold(labels, probabilities, rule="f1"):
     good = np.flatnonzero(scores >= scores.max() - 1 / len(y) - 1e-12)
     pick = good[np.argmin(np.abs(candidates[good] - 0.5))]
     return float(candidates[pick]), float(scores[pick])
+
+
+def group_draws(groups, resamples=RESAMPLES, seed=0):
+    """(resamples, images) weights of a cluster bootstrap: each row draws the test set's groups again, with
+    replacement and as many as there are, and gives every image its group's count. Images of one group
+    (variants of one drawing, one emoji in several sources) are not independent of each other, so the
+    groups, not the images, are what is drawn. The same draws serve every model: differences are paired."""
+    _, index = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    g = int(index.max()) + 1
+    counts = np.random.default_rng(seed).multinomial(g, np.full(g, 1.0 / g), size=resamples)
+    return counts[:, index].astype(np.float64)
+
+
+def accuracy_draws(weights, labels, predicted, balanced=False):
+    """Accuracy (balanced: the mean of the two classes' recalls) of the 0/1 `predicted` under each row of
+    `weights` (group_draws); nan for a draw without both classes."""
+    y = np.asarray(labels).astype(bool)
+    right = np.asarray(predicted).astype(bool) == y
+    if not balanced:
+        return weights @ right.astype(float) / weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 0.5 * (weights @ (right & y).astype(float) / (weights @ y.astype(float))
+                      + weights @ (right & ~y).astype(float) / (weights @ (~y).astype(float)))
+
+
+def interval(draws, level=0.95):
+    """[low, high]: the central `level` share of the bootstrap draws (percentile interval). A model with no
+    errors gets no width: the draws cannot show errors the test set never had."""
+    low, high = np.nanquantile(np.asarray(draws, dtype=float), [(1 - level) / 2, (1 + level) / 2])
+    return [round(float(low), 6), round(float(high), 6)]
