@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 
+from artist_style.evaluation import report
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -48,10 +49,20 @@ def test_artist_swap_table_equals_the_committed_results():
         s = swap[cells[0]]
         wanted = [s["refined"]["original"], s["refined"]["grayscale"], s["baseline"]["original"],
                   s["baseline"]["grayscale"], s["combined"]["original"]]
-        means = [float(c.split(" ±")[0]) for c in cells[1:]]
+        means = [float(c.split(" ±")[0]) for c in cells[1:6]]
         assert means == [round(w["balanced_accuracy"], 3) for w in wanted], cells[0]
-        sds = [float(c.split("± ")[1]) if "±" in c else 0.0 for c in cells[1:]]  # no "±": under 0.0005
+        sds = [float(c.split("± ")[1]) if "±" in c else 0.0 for c in cells[1:6]]  # no "±": under 0.0005
         assert sds == [round(w["balanced_accuracy_sd"], 3) for w in wanted], cells[0]
+        assert cells[6] == report.difference_cell(s["refined"]["original"]), cells[0]
+
+
+def test_quoted_intervals_equal_the_committed_details():
+    details = quoted("plots/evaluate/details.json")
+    text = " ".join(README.split())
+    low, high = details["refined"]["v2_test"]["grayscale"]["accuracy_95"]
+    assert f"refined in grayscale {low:.3f}–{high:.3f}" in text
+    low, high = details["refined"]["v2_test"]["original"]["minus_baseline_95"]
+    assert f"refined minus baseline {report.bound(low)} to {report.bound(high)}" in text
 
 
 def test_artist_swap_is_current_the_pipelines_own_task_gives_its_metrics():
