@@ -2,8 +2,8 @@
 
 From evaluate's details alone: a markdown table model x test set x probe with accuracy (and its 95%
 interval), macro F1 and ROC-AUC at each model's threshold, and n; then a few sentences computed from the
-same numbers; a table of the share of images each model with a novelty
-calls unknown; and plots/comparison.png, the accuracy numbers as bars.
+same numbers; a table of the share of images each model with a novelty calls unknown; and
+plots/comparison.png, the accuracy numbers as bars.
 Every number is written with `fmt`, so the report reads exactly as the metrics file rounds to.
 """
 from artist_style.evaluation import plots
