@@ -61,3 +61,21 @@ def test_report_shows_the_unknown_shares():
     assert "- base missed 2 of the 4 generated pictures: `flat-grey-48x48`, `noise-gaussian-48x48`." in section
     assert "- refined missed 0 of the 4 generated pictures." in section
     assert "## Unknown pictures" not in report.markdown(fake_metrics())  # no model with a novelty: no section
+
+
+def test_chart_draws_the_intervals_it_is_given(monkeypatch, tmp_path):
+    """Accuracy bars get an error bar spanning their 95% interval; metrics without one get none."""
+    from matplotlib.container import ErrorbarContainer
+
+    from artist_style.evaluation import plots
+    figures = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: figures.append(fig))
+    report.write(fake_metrics(), tmp_path / "report.md", tmp_path / "comparison.png")
+    accuracy_axes, f1_axes = figures[0].axes[0], figures[0].axes[1]
+    bars = [c for c in accuracy_axes.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 3  # one per probe, each over the 3 models
+    segments = [s for c in bars for s in c.lines[2][0].get_segments()]
+    spans = sorted(round(float(s[1][1] - s[0][1]), 4) for s in segments)
+    assert spans == sorted(round(0.0512 + min(1.0, a + 0.0398) - a, 4)  # [acc - 0.0512, min(1, acc + 0.0398)]
+                           for a in (0.9, 0.6, 0.7, 0.8, 0.5, 0.6, 0.95, 0.65, 0.75))
+    assert not [c for c in f1_axes.containers if isinstance(c, ErrorbarContainer)]

@@ -97,25 +97,34 @@ def gallery_png(path, images, labels, probs, threshold, title, columns=8):
 
 def comparison_png(path, rows, metrics, title="Models on the same test images: original and probes"):
     """Grouped bars: one panel per metric (rows of panels) and test set (columns), models along x,
-    one bar per probe with its value written above it. rows: dicts with model, test_set, probe and
-    the metrics; metrics: {key: label}."""
+    one bar per probe with its value written above it; where a row has `<metric>_95` (a [low, high]
+    95% interval), a black error bar shows it. rows: dicts with model, test_set, probe and the
+    metrics; metrics: {key: label}."""
     models = list(dict.fromkeys(r["model"] for r in rows))
     sets = list(dict.fromkeys(r["test_set"] for r in rows))
     probes = list(dict.fromkeys(r["probe"] for r in rows))
     value = {(r["model"], r["test_set"], r["probe"]): r for r in rows}
     colours = dict(zip(probes, ["#1f4e79", "#9e9e9e", "#e07b39", "#6a994e", "#8e44ad"]))
-    width = 0.8 / len(probes)
+    width, with_intervals = 0.8 / len(probes), False
     fig, axes = plt.subplots(len(metrics), len(sets), figsize=(3.3 * len(sets) + 0.6, 2.5 * len(metrics)),
                              squeeze=False, sharey=True)
     for i, (key, label) in enumerate(metrics.items()):
         for j, test_set in enumerate(sets):
             ax = axes[i, j]
             for k, probe in enumerate(probes):
-                xs = [m for m in range(len(models)) if (models[m], test_set, probe) in value]
-                ys = [value[(models[m], test_set, probe)][key] for m in xs]
-                bars = ax.bar(np.array(xs) + (k - (len(probes) - 1) / 2) * width, ys, width,
-                              color=colours[probe], label=probe)
-                ax.bar_label(bars, labels=[f"{y:.3f}" for y in ys], fontsize=6.5, rotation=90, padding=2)
+                picked = [value[(m, test_set, probe)] for m in models if (m, test_set, probe) in value]
+                xs = np.array([models.index(r["model"]) for r in picked]) + (k - (len(probes) - 1) / 2) * width
+                ys = np.array([r[key] for r in picked], dtype=float)
+                ax.bar(xs, ys, width, color=colours[probe], label=probe)
+                tops = ys
+                if picked and all(f"{key}_95" in r for r in picked):
+                    low, high = np.array([r[f"{key}_95"] for r in picked], dtype=float).T
+                    ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="none", ecolor="black", elinewidth=0.7,
+                                capsize=1.5)
+                    tops, with_intervals = np.maximum(ys, high), True
+                for x, y, top in zip(xs, ys, tops):
+                    ax.annotate(f"{y:.3f}", (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
+                                va="bottom", rotation=90, fontsize=6.5)
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
             ax.set_xticks(range(len(models)), models, fontsize=8)
             ax.set_ylim(0, 1.18)
@@ -128,6 +137,7 @@ def comparison_png(path, rows, metrics, title="Models on the same test images: o
                 ax.set_ylabel(label, fontsize=8)
     axes[0, -1].legend(title="probe", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                        frameon=False)
-    fig.suptitle(f"{title} (dashed line: 0.5)", fontsize=9)
+    note = "; black bars: 95% intervals, test groups drawn again" if with_intervals else ""
+    fig.suptitle(f"{title} (dashed line: 0.5{note})", fontsize=9)
     fig.tight_layout()
     save(fig, path)
