@@ -123,24 +123,24 @@ def run_task(target, p, seed, features, baseline, tables, splits_dir, probes, te
 
 
 def summarise(by_seed):
-    """{model: {probe: scores and draws}} per seed -> {model: {probe: mean, sd, intervals and per-seed scores}}."""
-    first = by_seed[0]
-    out = {}
-    for model, by_probe in first.items():
+    """{model: {probe: scores and draws}} per seed -> {model: {probe: mean, sd, intervals and per-seed scores}};
+    on the original images, each model but the baseline also gets its difference from the baseline."""
+    out, draws = {}, {}
+    for model, by_probe in by_seed[0].items():
         out[model] = {}
         for probe in by_probe:
             values = {k: [run[model][probe][k] for run in by_seed] for k in SCORES}
-            mean = {k: round(float(np.mean(v)), 6) for k, v in values.items()}
             sd = float(np.std(values["balanced_accuracy"], ddof=1)) if len(by_seed) > 1 else 0.0
-            draws = np.mean([run[model][probe]["draws"] for run in by_seed], axis=0)
-            out[model][probe] = {**mean, "balanced_accuracy_sd": round(sd, 6),
-                                 "balanced_accuracy_95": interval(draws)}
-            if probe == "original" and model != report.BASELINE:
-                baseline = np.mean([run[report.BASELINE][probe]["draws"] for run in by_seed], axis=0)
-                out[model][probe] |= {"minus_baseline": round(mean["balanced_accuracy"] - float(np.mean(
-                    [run[report.BASELINE][probe]["balanced_accuracy"] for run in by_seed])), 6),
-                    "minus_baseline_95": interval(draws - baseline)}
-            out[model][probe] |= {f"{k}_by_seed": v for k, v in values.items()}
+            draws[model, probe] = np.mean([run[model][probe]["draws"] for run in by_seed], axis=0)
+            out[model][probe] = {**{k: round(float(np.mean(v)), 6) for k, v in values.items()},
+                                 "balanced_accuracy_sd": round(sd, 6),
+                                 "balanced_accuracy_95": interval(draws[model, probe]),
+                                 **{f"{k}_by_seed": v for k, v in values.items()}}
+    baseline = out[report.BASELINE]["original"]
+    for model in out.keys() - {report.BASELINE}:
+        scores = out[model]["original"]
+        scores["minus_baseline"] = round(scores["balanced_accuracy"] - baseline["balanced_accuracy"], 6)
+        scores["minus_baseline_95"] = interval(draws[model, "original"] - draws[report.BASELINE, "original"])
     return out
 
 
