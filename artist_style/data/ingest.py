@@ -48,6 +48,9 @@ def inspect(task):
         info = {"mode": img.mode, "format": img.format or "", "frames": getattr(img, "n_frames", 1)}
         rgb = to_rgb(img)
     except Rejected as err:
+        if err.code == "not_image" and member.lower().endswith(".zip"):  # predict opens these; ingest does not
+            return {"reason": err.code, "detail": "a zip archive inside a source is not opened: make it a source "
+                                                  "of its own"}
         return {"reason": err.code, "detail": str(err)}
     except Exception as err:
         return {"reason": "unreadable", "detail": f"cannot read: {type(err).__name__}: {err}"}

@@ -5,8 +5,9 @@ Raw inputs are only ever opened for reading, and only what lies inside a source 
   FIFOs, sockets and devices are never opened: each is listed as a problem with its reason;
 - a name that is not valid UTF-8 is a problem too (it could not be written to a CSV and read back);
 - a zip member is read through its own ZipInfo (two members may share a name: only the first is
-  used, the others are problems), and a member or file larger than `max_bytes` is refused from its
-  declared size, before any byte is read, and read with a cap in case the declared size lies.
+  used, the others are problems; a member named absolute or with `..` is a problem, "outside"), and
+  a member or file larger than `max_bytes` is refused from its declared size, before any byte is
+  read, and read with a cap in case the declared size lies.
 """
 import os
 import stat
@@ -94,18 +95,28 @@ def _scan_zip(path):
     for info in archive.infolist():
         if info.is_dir():
             continue
-        if first[info.filename] is not info:
+        if _outside(info.filename):
+            problems.append((shown(info.filename), "outside", "the member's path leaves the archive: not read"))
+        elif first[info.filename] is not info:
             problems.append((info.filename, "duplicate_name",
                              "the archive holds more than one member with this name: only the first is used"))
-            continue
-        files.append(info.filename)
+        else:
+            files.append(info.filename)
     return files, problems
+
+
+def _outside(member):
+    """Whether a relative path leaves its folder or archive: absolute, or with a `..` part."""
+    path = PurePosixPath(member.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts
 
 
 def read(path, member, max_bytes=DEFAULT_MAX_BYTES):
     """The bytes of one file: member is relative to the folder or archive `path`.
 
     Raises Rejected (file_too_large, link, not_a_file, outside) rather than read what it should not."""
+    if _outside(member):
+        raise Rejected("outside", f"{shown(member)!r} is not inside {path}")
     if is_zip(path):
         archive, first = _zip(path)
         info = first.get(member)
@@ -116,8 +127,6 @@ def read(path, member, max_bytes=DEFAULT_MAX_BYTES):
             data = f.read(max_bytes + 1)
         _check_size(len(data), max_bytes, "larger than its declared size and")
         return data
-    if PurePosixPath(member).is_absolute() or ".." in PurePosixPath(member).parts:
-        raise Rejected("outside", f"{member!r} is not inside {path}")
     full = os.path.join(path, member)
     root = os.path.realpath(path)
     if not os.path.realpath(full).startswith(root.rstrip(os.sep) + os.sep):
