@@ -194,13 +194,23 @@ class Params(Section):
 
 
 class _NoAliases(yaml.SafeLoader):
-    """YAML without anchors' aliases: nested aliases can expand a few KB into gigabytes."""
+    """YAML without anchors' aliases (nested aliases can expand a few KB into gigabytes) and without a key
+    given twice in one mapping (YAML would keep the last silently)."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed",
                                               self.peek_event().start_mark)
         return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def load(path=PARAMS_FILE):

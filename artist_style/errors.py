@@ -1,5 +1,7 @@
 """User-facing errors and the way every command reports them: one line, no traceback."""
 import argparse
+import os
+import signal
 import sys
 
 
@@ -7,10 +9,26 @@ class UserError(Exception):
     """A problem with the user's data or params: reported as one line, no traceback."""
 
 
+def first_line(err):
+    """An exception's message cut to its first line (at most 200 characters), for a one-line error."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+
+
+class Terminated(BaseException):
+    """SIGTERM (kill, a timeout), raised where the command is, so that it unwinds as after Ctrl-C."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
 def run(main):
-    """Run a command's main(); a UserError becomes one line on stderr and exit status 2."""
+    """Run a command's main(); a UserError becomes one line on stderr and exit status 2. Ctrl-C and SIGTERM
+    unwind it (temporary files are removed), then print one word: exit 130 and 143."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = main()
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback when Python exits
     except UserError as err:
         _close_progress_bars()
         print(f"error: {err}", file=sys.stderr)
@@ -19,6 +37,13 @@ def run(main):
         _close_progress_bars()
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Terminated:
+        _close_progress_bars()
+        print("terminated", file=sys.stderr)
+        sys.exit(143)
+    except BrokenPipeError:  # the reader of our output left (| head): stop quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        sys.exit(1)
     sys.exit(code or 0)
 
 

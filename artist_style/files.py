@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from artist_style.errors import UserError
+from artist_style.errors import UserError, first_line
 
 
 def ensure_parent(path):
@@ -40,7 +40,7 @@ def read_json(path):
     except FileNotFoundError:
         raise UserError(f"{path}: file not found (run the stage that makes it: dvc repro)")
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise UserError(f"{path}: not a readable JSON file: {_first_line(err)}")
+        raise UserError(f"{path}: not a readable JSON file: {first_line(err)}")
 
 
 def write_csv(path, frame):
@@ -48,7 +48,7 @@ def write_csv(path, frame):
         with atomic(path) as temp:
             frame.to_csv(temp, index=False, lineterminator="\n")
     except UnicodeEncodeError as err:
-        raise UserError(f"{path}: not written: a value is not valid UTF-8 ({_first_line(err)})")
+        raise UserError(f"{path}: not written: a value is not valid UTF-8 ({first_line(err)})")
 
 
 def read_csv(path, what="file", **kwargs):
@@ -66,11 +66,7 @@ def read_csv(path, what="file", **kwargs):
     except UnicodeDecodeError:
         raise UserError(f"{path}: {what} is not UTF-8 text (save it as a UTF-8 CSV)")
     except (pd.errors.ParserError, ValueError, OSError) as err:
-        raise UserError(f"{path}: {what} is not a readable CSV: {_first_line(err)}")
-
-
-def _first_line(err):
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserError(f"{path}: {what} is not a readable CSV: {first_line(err)}")
 
 
 def require_dir(folder, what):

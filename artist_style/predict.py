@@ -21,21 +21,32 @@ model, bad option).
 """
 import argparse
 import csv
+import hashlib
 import sys
+import tempfile
+import typing
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from artist_style.config import Resize
 from artist_style.data import sources
 from artist_style.data.images import Rejected, open_image, prepare, to_rgb
-from artist_style.errors import UserError, run
+from artist_style.errors import UserError, first_line, run
 from artist_style.files import atomic
 from artist_style.models.card import ModelCard
 from artist_style.parallel import parallel_map
 
+MAX_FILE_MB = 4096  # as ingest.max_file_mb
+RESIZE_MODES = typing.get_args(Resize)
 COLUMNS = ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold", "error"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def printable(text):
+    """Text for one stderr line: control characters (a newline in a file name) escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 def cell(value):
@@ -74,19 +85,37 @@ def gather(paths):
         elif path.is_dir():
             out += listing(given, shown, "")
         else:  # a file named on the command line: read where it is, even through a link the user named
-            real = path.resolve()
+            try:
+                real = path.resolve()
+            except (RuntimeError, OSError) as err:  # a link that loops
+                out.append((shown, None, None, None, f"link: cannot follow it: {first_line(err)}"))
+                continue
             out.append((shown, str(real.parent), real.name, sources.shown(path.name), None))
     return out
 
 
+def protected(files, model_path):
+    """The resolved paths predict must never write over: every input (a zip: the archive) and the model's files."""
+    paths = {Path(c) if sources.is_zip(c) else Path(c) / m for _, c, m, _, _ in files if c}
+    paths |= {Path(model_path), *map(Path, ModelCard(model_path).files())}
+    return {path.resolve() for path in paths}
+
+
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes a name: room for "~n.png"
+
+
 def overlay_names(labels):
-    """One distinct PNG file name per explanation label (d1/x.png and d2/x.png would both be x.png)."""
+    """One distinct PNG file name per explanation label (d1/x.png and d2/x.png would both be x.png); a name
+    too long for a file system keeps its start and a hash of the whole."""
     names, used = [], set()
     for label in labels:
         if label is None:
             names.append(None)
             continue
         base = label.replace("/", "__").removesuffix(".png")
+        if len(base.encode()) > MAX_NAME_BYTES:
+            digest = hashlib.sha256(base.encode()).hexdigest()[:12]
+            base = base.encode()[:MAX_NAME_BYTES - 13].decode(errors="ignore") + "~" + digest
         name, n = base + ".png", 1
         while name in used:
             n += 1
@@ -117,9 +146,13 @@ def load(task):
 def model_settings(model_path, threshold):
     """(meta, threshold, where the threshold came from) for a saved model."""
     card = ModelCard(model_path)
+    meta = card.meta()
+    if not (isinstance(meta, dict) and isinstance(meta.get("image_size"), int) and meta.get("resize") in RESIZE_MODES):
+        raise UserError(f"{card.meta_path}: not the card of a network (it needs image_size and resize, "
+                        f"one of {', '.join(RESIZE_MODES)}); --model takes a .keras model made by dvc repro")
     if threshold is not None:
-        return card.meta(), threshold, "--threshold"
-    return (card.meta(), *card.threshold())
+        return meta, threshold, "--threshold"
+    return (meta, *card.threshold())
 
 
 class Predictor:
@@ -145,21 +178,39 @@ class Predictor:
         unknown = self.novelty.unknown(scores) if scores is not None else np.zeros(len(probs), bool)
         for (container, member, name, _), heat, p, flag in zip(items, heats, probs, unknown):
             rgb = to_rgb(open_image(sources.read(container, member, self.max_bytes)))
-            explain.explain_original(rgb, heat, float(p), self.threshold, self.mode, flag).save(self.explain_dir / name)
+            with atomic(self.explain_dir / name) as temp:  # never through a link, never half a file
+                explain.explain_original(rgb, heat, float(p), self.threshold, self.mode, flag).save(temp, format="PNG")
         return probs, scores
 
     def scores(self, pooled):
         return self.novelty.score(pooled) if self.novelty is not None else None
 
 
-def output_file(path):
-    """--out checked before any work: a file name whose folder exists or can be made."""
-    if Path(path).is_dir():
-        raise UserError(f"--out {path}: is a folder; give the name of the CSV file to write")
+def writable(folder, what):
+    """A UserError unless a file can be made in `folder` (checked by making one)."""
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"{what}: cannot write in {folder}: {err.strerror}")
+
+
+def output_file(path, keep):
+    """--out checked before any work: a new or regular file (not a link, device or pipe), none of the
+    paths in `keep` (the inputs, the model), in a folder that exists or can be made and can be written."""
+    out = Path(path)
+    if out.is_dir():
+        raise UserError(f"--out {path}: is a folder; give the name of the CSV file to write")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise UserError(f"--out {path}: exists and is not a regular file (a link, device or pipe); "
+                        "give the name of a new CSV file")
+    if out.resolve() in keep:
+        raise UserError(f"--out {path}: is one of the inputs or the model's files; give another name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"--out {path}: cannot make its folder: {err.strerror}")
+    writable(out.parent, f"--out {path}")
     return path
 
 
@@ -173,14 +224,20 @@ def output(path):
         yield out
 
 
-def explain_folder(path):
-    """--explain checked before any work: a folder that exists or can be made."""
+def explain_folder(path, names, files, keep):
+    """--explain checked before any work: a folder that exists or can be made and written, where no
+    overlay (`names`) would replace an input or the model's files (`keep`)."""
     if Path(path).exists() and not Path(path).is_dir():
         raise UserError(f"--explain {path}: is a file; give a folder for the overlay images")
+    for name, (shown, *_) in zip(names, files):
+        if name and (Path(path) / name).resolve() in keep:
+            raise UserError(f"--explain {path}: its overlay {name} would replace the input {shown}; "
+                            "give a folder that holds none of the pictures")
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"--explain {path}: cannot make the folder: {err.strerror}")
+    writable(path, f"--explain {path}")
     return Path(path)
 
 
@@ -195,19 +252,26 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="processes decoding images")
     parser.add_argument("--min-side", type=int, default=32)
     parser.add_argument("--max-pixels", type=int, default=40_000_000, help="larger images are refused before decoding")
-    parser.add_argument("--max-file-mb", type=int, default=100, help="larger files are refused before reading")
+    parser.add_argument("--max-file-mb", type=int, default=100, help="larger files are refused before reading "
+                        "(at most 4096)")
     args = parser.parse_args()
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise UserError(f"--threshold {args.threshold}: must be in (0, 1)")
     for option in ("batch_size", "workers", "min_side", "max_pixels", "max_file_mb"):
         if getattr(args, option) < 1:
             raise UserError(f"--{option.replace('_', '-')} {getattr(args, option)}: must be at least 1")
-    if args.out:
-        output_file(args.out)
-    explain_dir = explain_folder(args.explain) if args.explain else None
+    if args.max_file_mb > MAX_FILE_MB:
+        raise UserError(f"--max-file-mb {args.max_file_mb}: must be at most {MAX_FILE_MB}")
     files = gather(args.paths)
     if all(error and error.startswith("no_files") for *_, error in files):
         raise UserError(f"no files to predict in {', '.join(sources.shown(p) for p in args.paths)}")
+    if not Path(args.model).exists():
+        raise UserError(f"{args.model}: model file not found (run: dvc repro)")
+    keep = protected(files, args.model)
+    if args.out:
+        output_file(args.out, keep)
+    names = overlay_names(label for *_, label, _ in files)
+    explain_dir = explain_folder(args.explain, names, files, keep) if args.explain else None
     meta, threshold, origin = model_settings(args.model, args.threshold)
     novelty = ModelCard(args.model).novelty()
 
@@ -219,11 +283,15 @@ def main():
     max_bytes = args.max_file_mb * 2**20
     predictor = Predictor(model, threshold, novelty, explain_dir, meta["resize"], max_bytes)
 
-    names = overlay_names(label for *_, label, _ in files)
     tasks = [(c, m, size, meta["resize"], args.min_side, args.max_pixels, max_bytes, e) for _, c, m, _, e in files]
     counts = {"target": 0, "other": 0, "unknown": 0, "failed": 0}
-    with output(args.out) as out:
-        predict_all(files, names, tasks, predictor, threshold, csv.writer(out, lineterminator="\n"), counts, args)
+    try:
+        with output(args.out) as out:
+            predict_all(files, names, tasks, predictor, threshold, csv.writer(out, lineterminator="\n"), counts, args)
+    except BrokenPipeError:
+        raise
+    except OSError as err:  # the disk filled, or a folder became unwritable while predicting
+        raise UserError(f"cannot write {err.filename or args.out or 'the output'}: {err.strerror or first_line(err)}")
     about_novelty = (f"novelty threshold {novelty.threshold:.2f}" if novelty is not None else
                      f"no {ModelCard(args.model).novelty_path}: never unknown")
     print(f"predict: {len(files)} files: {counts['target']} target, {counts['other']} other, "
@@ -247,7 +315,7 @@ def predict_all(files, names, tasks, predictor, threshold, writer, counts, args)
         for shown, _, _, _, pixels, error in pending:
             if pixels is None:
                 counts["failed"] += 1
-                print(f"predict: {shown}: {error}", file=sys.stderr)
+                print(f"predict: {printable(shown)}: {printable(error)}", file=sys.stderr)
                 writer.writerow([cell(shown), "", "", cell(threshold), "", limit, cell(error)])
                 continue
             p = float(next(probs))

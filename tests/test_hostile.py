@@ -6,8 +6,10 @@ import csv
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -356,6 +358,79 @@ def test_predict_output_options_that_cannot_work_are_one_line_errors(tmp_path, s
     one_line_error(status, err, "--out a-file/out.csv: cannot make its folder")
 
 
+def test_predict_never_writes_over_its_inputs_or_its_model(tmp_path, small_model):
+    model = tmp_path / "model"
+    shutil.copytree(small_model.parent, model)
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    (pictures / "x.png").write_bytes(png_bytes(drawing("target", 1)))
+    with zipfile.ZipFile(tmp_path / "more.zip", "w") as z:
+        z.writestr("y.png", png_bytes(drawing("other", 2)))
+    (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
+    os.mkfifo(tmp_path / "fifo.csv")
+    def state():  # predict's own .out and .err in tmp_path aside
+        return digest(pictures), digest(model), (tmp_path / "more.zip").read_bytes(), os.readlink(tmp_path / "link.csv")
+    before = state()
+    m = model / "m.keras"
+    for out, why in (("pictures/x.png", "is one of the inputs"), ("more.zip", "is one of the inputs"),
+                     (m, "model's files"), (model / "m.threshold.json", "model's files"),
+                     ("link.csv", "not a regular file"), ("fifo.csv", "not a regular file")):
+        status, _, _, err = predict(tmp_path, m, "pictures", "more.zip", "--out", str(out))
+        one_line_error(status, err, f"--out {out}", why)
+    status, _, _, err = predict(tmp_path, m, "pictures", "more.zip", "--explain", "pictures")
+    one_line_error(status, err, "--explain pictures: its overlay x.png would replace the input pictures/x.png")
+    assert state() == before and not (tmp_path / "elsewhere.csv").exists() and (tmp_path / "fifo.csv").is_fifo()
+
+
+def test_predict_handles_a_looping_link_long_names_and_a_closed_pipe(tmp_path, small_model):
+    deep = tmp_path / ("a" * 120) / ("b" * 120)
+    deep.mkdir(parents=True)
+    (deep / ("c" * 100 + ".png")).write_bytes(png_bytes(drawing("target", 1)))
+    (tmp_path / "loop.png").symlink_to("loop.png")
+    status, _, out, err = predict(tmp_path, small_model, "loop.png", "a" * 120, "--explain", "overlays")
+    assert status == 1 and "Traceback" not in err, err
+    rows = {r["path"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["loop.png"]["error"].startswith("link: ") and rows["loop.png"]["probability"] == ""
+    assert rows[f"{'a' * 120}/{'b' * 120}/{'c' * 100}.png"]["probability"] != ""
+    [overlay] = os.listdir(tmp_path / "overlays")
+    assert overlay.startswith("b" * 120) and len(overlay.encode()) <= 255
+    closed = subprocess.run(f"{sys.executable} -m artist_style.predict --model {small_model} {'a' * 120} | head -c 1",
+                            shell=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True)
+    assert "Traceback" not in closed.stderr and "Exception ignored" not in closed.stderr, closed.stderr
+
+
+def test_a_terminated_predict_leaves_the_old_output_and_no_temporary_file(tmp_path, small_model):
+    write_drawings(tmp_path / "in", "target", 0, 400)
+    (tmp_path / "out.csv").write_text("the old answers\n")
+    proc = subprocess.Popen([sys.executable, "-m", "artist_style.predict", "in", "--model", str(small_model),
+                             "--out", "out.csv"], cwd=tmp_path, env=env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".out.csv.*.tmp")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated", err
+    assert "Traceback" not in err, err
+    assert (tmp_path / "out.csv").read_text() == "the old answers\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_predict_refuses_a_damaged_model_card_in_one_line(tmp_path, small_model):
+    model = tmp_path / "model"
+    shutil.copytree(small_model.parent, model)
+    (tmp_path / "x.png").write_bytes(png_bytes(drawing("target", 1)))
+    card = json.loads((model / "m.json").read_text())
+    for threshold in ('{"threshold": 7}', '{"threshold": "abc"}', '{"thr": 0.3}', "[0.5]"):
+        (model / "m.threshold.json").write_text(threshold)
+        status, _, _, err = predict(tmp_path, model / "m.keras", "x.png")
+        one_line_error(status, err, "m.threshold.json: threshold", "is not a number from 0 to 1")
+    for meta in ({}, {**card, "resize": "zoom"}, {**card, "image_size": "32"}):
+        (model / "m.json").write_text(json.dumps(meta))
+        status, _, _, err = predict(tmp_path, model / "m.keras", "x.png", "--threshold", "0.5")
+        one_line_error(status, err, "m.json: not the card of a network")
+
+
 def test_predict_on_an_empty_folder_is_an_error(tmp_path, small_model):
     (tmp_path / "empty").mkdir()
     status, _, out, err = predict(tmp_path, small_model, "empty")
@@ -407,6 +482,33 @@ def test_zip_members_sharing_a_name_the_first_is_read_the_others_rejected(tmp_pa
     assert images.loc[images["member"] == "a.png", "id"].tolist() == [content_id(first)]
     assert rejected[["member", "reason"]].values.tolist() == [["a.png", "duplicate_name"]]
     assert sources.read(archive, "a.png") == first
+
+
+def test_a_zip_inside_a_folder_source_is_rejected_saying_to_make_it_a_source(tmp_path):
+    write_drawings(tmp_path / "t", "target", 0, 2)
+    with zipfile.ZipFile(tmp_path / "t/more.zip", "w") as z:
+        z.writestr("inner.png", png_bytes(drawing("target", 5)))
+    write_drawings(tmp_path / "o", "other", 0, 2)
+    data = Data.model_validate({"versions": ["v1"], "sources": [
+        source("t", tmp_path / "t", versions=["v1"]), source("o", tmp_path / "o", "other", versions=["v1"])]})
+    images, rejected, _ = ingest(data, CFG)
+    assert len(images) == 4
+    assert rejected[["member", "reason"]].values.tolist() == [["more.zip", "not_image"]]
+    assert "make it a source of its own" in rejected["detail"].iloc[0]
+
+
+def test_zip_members_named_outside_the_archive_are_rejected_not_read(tmp_path):
+    archive = tmp_path / "evil.zip"
+    escaping = ["../up.png", "/abs.png", "a/../../b.png", "a\\..\\..\\c.png"]
+    with zipfile.ZipFile(archive, "w") as z:
+        for k, name in enumerate(["ok.png", *escaping]):
+            z.writestr(name, png_bytes(drawing("target", k)))
+    files, problems = sources.scan(archive)
+    assert files == ["ok.png"]
+    assert sorted((name, reason) for name, reason, _ in problems) == sorted((name, "outside") for name in escaping)
+    with pytest.raises(Rejected) as err:
+        sources.read(archive, "../up.png")
+    assert err.value.code == "outside"
 
 
 @pytest.mark.parametrize("kind", ["binary", "empty", "latin-1", "unclosed quote", "no group column", "folder"])

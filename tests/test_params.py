@@ -2,6 +2,7 @@
 allowed, all of them at once; the enumerations are the ones the code implements."""
 import copy
 import typing
+from pathlib import Path
 
 import pytest
 import yaml
@@ -68,6 +69,15 @@ def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
     with pytest.raises(UserError, match="aliases .* are not allowed") as err:
         config.load(str(tmp_path / "params.yaml"))
     assert len(str(err.value)) < 300
+
+
+def test_a_key_given_twice_is_refused_naming_it_and_its_line(tmp_path):
+    text = Path("params.yaml").read_text().replace("seed: 2020", "seed: 2020\nseed: 7", 1)
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(UserError) as err:
+        config.load(str(tmp_path / "params.yaml"))
+    message = str(err.value)
+    assert "\n" not in message and "key 'seed' given twice" in message and "line 4" in message
 
 
 def test_unknown_key(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from artist_style.errors import UserError
 from artist_style.files import read_csv, read_json, write_csv, write_json
 from artist_style.models.novelty import Novelty
 
@@ -43,9 +44,14 @@ class ModelCard:
 
     def threshold(self):
         """(threshold, where it came from): the chosen one, or 0.5 when evaluate has not run."""
-        if Path(self.threshold_path).exists():
-            return float(read_json(self.threshold_path)["threshold"]), self.threshold_path
-        return 0.5, "default 0.5 (no threshold file: run dvc repro)"
+        if not Path(self.threshold_path).exists():
+            return 0.5, "default 0.5 (no threshold file: run dvc repro)"
+        saved = read_json(self.threshold_path)
+        value = saved.get("threshold") if isinstance(saved, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise UserError(f"{self.threshold_path}: threshold {value!r} is not a number from 0 to 1 "
+                            "(the model's stage writes it: dvc repro)")
+        return float(value), self.threshold_path
 
     def save_threshold(self, info):
         write_json(self.threshold_path, info)

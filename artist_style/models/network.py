@@ -17,7 +17,7 @@ import numpy as np
 from keras import applications, layers, ops
 
 from artist_style.config import Backbone, Precision
-from artist_style.errors import UserError
+from artist_style.errors import UserError, first_line
 from artist_style.files import atomic, write_zip_entry
 
 PACKAGE = "artist_style"
@@ -224,8 +224,8 @@ def build_backbone(backbone, weights, image_size, seed=0, precision: Precision =
     except Exception as err:
         if weights == "imagenet":
             raise UserError(f"featurize.weights = imagenet: could not get the ImageNet weights for {backbone} "
-                            f"(they download on first use; offline, use weights: hed or none): {err}")
-        raise UserError(f"cannot build backbone {backbone} at image_size {image_size}: {err}")
+                            f"(they download on first use; offline, use weights: hed or none): {first_line(err)}")
+        raise UserError(f"cannot build backbone {backbone} at image_size {image_size}: {first_line(err)}")
     finally:
         keras.config.set_dtype_policy(previous)
     if weights == "hed":
@@ -234,7 +234,7 @@ def build_backbone(backbone, weights, image_size, seed=0, precision: Precision =
         try:
             base.load_weights(weights)
         except Exception as err:
-            raise UserError(f"featurize.weights = {weights!r}: not weights for {backbone}: {err}")
+            raise UserError(f"featurize.weights = {weights!r}: not weights for {backbone}: {first_line(err)}")
     names, _ = map_names(backbone)
     model = keras.Model(base.inputs, [base.get_layer(n).output for n in names], name="backbone")
     model.trainable = False
