@@ -5,7 +5,9 @@ SIGINT ignored, before Python could turn it into a KeyboardInterrupt and print a
 the parent stops: it terminates the pool, and `errors.run` prints one line and exits 130. While the
 parent starts the pool (with SIGINT ignored, for the workers to inherit) it also blocks SIGINT: on
 Linux a blocked signal stays pending even when ignored, so a Ctrl-C in that window stops the parent
-as soon as its handler is back, instead of being lost.
+as soon as its handler is back, instead of being lost. A SIGTERM in that window (which `errors.run` turns
+into an unwinding exit) is held until the pool has started too: stopped halfway through starting a worker,
+the parent would leave it to fail reading its start-up data, with a traceback.
 """
 import signal
 import threading
@@ -29,11 +31,17 @@ def parallel_map(fn, items, workers=1, desc=None, chunksize=8):
         resource_tracker.ensure_running()  # started later, it would unblock SIGINT in the parent
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the workers
+        held = []
+        previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
 
-    def restore():  # a Ctrl-C that came while the pool started is raised here
+    def restore():  # a Ctrl-C or SIGTERM that came while the pool started is raised here
         if main:
             signal.signal(signal.SIGINT, previous)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            signal.signal(signal.SIGTERM, previous_term)
+            if held:
+                held.clear()
+                signal.raise_signal(signal.SIGTERM)
 
     try:
         with get_context("spawn").Pool(workers, initializer=_ignore_sigint) as pool:  # terminated on leaving
