@@ -78,6 +78,9 @@ def test_a_key_given_twice_is_refused_naming_it_and_its_line(tmp_path):
         config.load(str(tmp_path / "params.yaml"))
     message = str(err.value)
     assert "\n" not in message and "key 'seed' given twice" in message and "line 4" in message
+    (tmp_path / "params.yaml").write_text("seed: 1\n? [a, b]\n: 2\n")  # a list as a key: YAML's own error
+    with pytest.raises(UserError, match="found unhashable key"):
+        config.load(str(tmp_path / "params.yaml"))
 
 
 def test_unknown_key(tmp_path):
