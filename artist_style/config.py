@@ -30,6 +30,7 @@ Precision = Literal["float32", "bfloat16"]
 ViewColour = Literal["none", "grayscale", "hue"]
 ModelName = Literal["base", "refined", "baseline"]
 NAMED_WEIGHTS = ("hed", "imagenet", "none")
+MAX_FILE_MB = 4096  # the largest file limit ingest.max_file_mb (and predict's --max-file-mb) may set
 
 
 def _name(value):
@@ -100,7 +101,7 @@ class Data(Section):
 class Ingest(Section):
     min_side: Annotated[int, Ge(1)]
     max_pixels: Annotated[int, Ge(1)]
-    max_file_mb: Annotated[int, Ge(1), Le(4096)]
+    max_file_mb: Annotated[int, Ge(1), Le(MAX_FILE_MB)]
     near_duplicate_distance: Annotated[int, Ge(0), Le(31)]
     workers: Annotated[int, Ge(1), Le(256)]
 

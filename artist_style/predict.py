@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artist_style.config import Resize
+from artist_style.config import MAX_FILE_MB, Resize
 from artist_style.data import sources
 from artist_style.data.images import Rejected, open_image, prepare, to_rgb
 from artist_style.errors import UserError, first_line, run
@@ -38,7 +38,6 @@ from artist_style.files import atomic
 from artist_style.models.card import ModelCard
 from artist_style.parallel import parallel_map
 
-MAX_FILE_MB = 4096  # as ingest.max_file_mb
 RESIZE_MODES = typing.get_args(Resize)
 COLUMNS = ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold", "error"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
@@ -253,7 +252,7 @@ def main():
     parser.add_argument("--min-side", type=int, default=32)
     parser.add_argument("--max-pixels", type=int, default=40_000_000, help="larger images are refused before decoding")
     parser.add_argument("--max-file-mb", type=int, default=100, help="larger files are refused before reading "
-                        "(at most 4096)")
+                        f"(at most {MAX_FILE_MB})")
     args = parser.parse_args()
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise UserError(f"--threshold {args.threshold}: must be in (0, 1)")
