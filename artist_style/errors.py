@@ -22,6 +22,16 @@ def _terminated(signum, frame):
     raise Terminated
 
 
+def quiet_interrupt(kind, value, tb, previous=sys.excepthook):
+    """sys.excepthook: a Ctrl-C that reaches the top level outside run() (while a command's modules are
+    still being imported) ends it as run() does, with one word and exit 130, not a traceback."""
+    if not issubclass(kind, KeyboardInterrupt):
+        return previous(kind, value, tb)
+    _close_progress_bars()
+    print("interrupted", file=sys.stderr, flush=True)
+    os._exit(130)  # now, as nothing has started yet; a second error while Python shuts down would be noise
+
+
 def run(main):
     """Run a command's main(); a UserError becomes one line on stderr and exit status 2. Ctrl-C and SIGTERM
     unwind it (temporary files are removed), then print one word: exit 130 and 143."""

@@ -634,6 +634,27 @@ def test_ctrl_c_during_ingest_stops_it_in_one_line_without_worker_tracebacks(tmp
         assert not (project / "data/interim/images.csv").exists()
 
 
+def test_ctrl_c_while_a_stage_still_imports_ends_in_one_word():
+    code = ("import os, signal, artist_style; "  # SIGINT 50 ms into the imports (TensorFlow's take seconds)
+            "signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT)); "
+            "signal.setitimer(signal.ITIMER_REAL, 0.05); import stages.train")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env(), capture_output=True, text=True,
+                          timeout=120, preexec_fn=ctrl_c_as_in_a_terminal)
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+def test_tensorflow_start_up_lines_are_dropped_and_other_native_lines_kept():
+    code = ("import os; from artist_style.backend import filtered_stderr\n"
+            "with filtered_stderr():\n"
+            "    os.write(2, b'W: All log messages before absl::InitializeLog() is called are written to STDERR\\n'\n"
+            "                b'I0 cudart_stub.cc:31] Could not find cuda drivers on your machine\\nreal problem\\n'\n"
+            "                b'E0 cuda_platform.cc:52] failed call to cuInit: INTERNAL\\n')\n"
+            "    print('from Python', file=__import__('sys').stderr)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env(), capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stderr) == (0, "real problem\nfrom Python\n")
+
+
 def children(pid):
     """The process ids whose parent is pid (the stage's worker processes)."""
     return sorted(scale_benchmark.process_tree(pid) - {pid})

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from artist_style.backend import NOISE
 from tests.conftest import ROOT, drawing, jpeg, png_bytes, sh
 
 
@@ -47,6 +48,7 @@ def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_m
         assert rows[name]["probability"] == "" and f"{name}:" in result.stderr
     assert "8 files: " in result.stderr.splitlines()[-1] and "0 unknown, 3 failed" in result.stderr.splitlines()[-1]
     assert "m.novelty.npz: never unknown" in result.stderr.splitlines()[-1]
+    assert not NOISE.search(result.stderr) and "cuInit" not in result.stderr  # TensorFlow's start-up lines
 
     overlays = {p.name: Image.open(p) for p in (tmp_path / "explain").iterdir()}
     assert set(overlays) == {"a.png", "b.jpg.png", "cmyk.jpg.png", "alpha.png", "more.zip__inner__c.png"}

@@ -7,10 +7,10 @@ novelty (models.novelty: how unlike the training images a picture is, with its t
 """
 import time
 
-import keras
 import numpy as np
 import pandas as pd
 
+from artist_style.backend import keras
 from artist_style.data.features import Features
 from artist_style.files import ensure_parent, read_csv, require_dir, write_json
 from artist_style.models import network

@@ -12,13 +12,14 @@ import typing
 import zipfile
 from pathlib import Path
 
-import keras
 import numpy as np
-from keras import applications, layers, ops
 
+from artist_style.backend import keras
 from artist_style.config import Backbone, Precision
 from artist_style.errors import UserError, first_line
 from artist_style.files import atomic, write_zip_entry
+
+applications, layers, ops = keras.applications, keras.layers, keras.ops
 
 PACKAGE = "artist_style"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
