@@ -6,7 +6,8 @@
 PATHs are image files, folders (read recursively) or zip archives (read without extracting).
 Each image is prepared exactly as the pipeline's preprocess stage prepares it (the same code) at the
 model's size and resize mode (models/<name>.json). The CSV (stdout or --out) has one row per file:
-path, probability of the target artist, predicted label, threshold, novelty, novelty_threshold, error.
+path, probability of the target artist, predicted label, threshold, novelty, novelty_threshold, error,
+explanation (with --explain: the path of the image's overlay).
 
 predicted is "target" or "other" by the threshold, or "unknown" when the picture is unlike the
 model's training images: its novelty (the mean distance of its features to the nearest training
@@ -39,7 +40,7 @@ from artist_style.models.card import ModelCard
 from artist_style.parallel import parallel_map
 
 RESIZE_MODES = typing.get_args(Resize)
-COLUMNS = ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold", "error"]
+COLUMNS = ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold", "error", "explanation"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 
 
@@ -311,11 +312,11 @@ def predict_all(files, names, tasks, predictor, threshold, writer, counts, args)
         good = [(c, m, name, px) for _, c, m, name, px, _ in pending if px is not None]
         probs, scores = predictor(good) if good else ([], None)
         probs, scores = iter(probs), iter(scores if scores is not None else [])
-        for shown, _, _, _, pixels, error in pending:
+        for shown, _, _, name, pixels, error in pending:
             if pixels is None:
                 counts["failed"] += 1
                 print(f"predict: {printable(shown)}: {printable(error)}", file=sys.stderr)
-                writer.writerow([cell(shown), "", "", cell(threshold), "", limit, cell(error)])
+                writer.writerow([cell(shown), "", "", cell(threshold), "", limit, cell(error), ""])
                 continue
             p = float(next(probs))
             score = float(next(scores)) if novelty is not None else None
@@ -324,7 +325,8 @@ def predict_all(files, names, tasks, predictor, threshold, writer, counts, args)
                 label = "unknown"
             counts[label] += 1
             writer.writerow([cell(shown), f"{p:.6f}", label, cell(threshold),
-                             f"{score:.4f}" if score is not None else "", limit, ""])
+                             f"{score:.4f}" if score is not None else "", limit, "",
+                             cell(str(predictor.explain_dir / name)) if predictor.explain_dir else ""])
         pending.clear()
 
     results = parallel_map(load, tasks, args.workers, desc="predict")

@@ -2,6 +2,7 @@
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_m
     assert result.returncode == 1, result.stderr
     table = list(csv.DictReader(open(tmp_path / "out.csv")))
     assert list(table[0]) == ["path", "probability", "predicted", "threshold", "novelty", "novelty_threshold",
-                              "error"]
+                              "error", "explanation"]
     rows = {r["path"].removeprefix(str(tmp_path / "in") + "/"): r for r in table}
     assert set(rows) == good | bad
     for name in good:
@@ -45,13 +46,17 @@ def test_mixed_folder_predicts_good_files_and_reports_bad_ones(tmp_path, small_m
     assert rows["text.jpg"]["error"].startswith("not_image")
     assert rows["truncated.png"]["error"].split(":")[0] in ("truncated", "corrupt")
     for name in bad:
-        assert rows[name]["probability"] == "" and f"{name}:" in result.stderr
+        assert rows[name]["probability"] == rows[name]["explanation"] == "" and f"{name}:" in result.stderr
     assert "8 files: " in result.stderr.splitlines()[-1] and "0 unknown, 3 failed" in result.stderr.splitlines()[-1]
     assert "m.novelty.npz: never unknown" in result.stderr.splitlines()[-1]
     assert not NOISE.search(result.stderr) and "cuInit" not in result.stderr  # TensorFlow's start-up lines
 
     overlays = {p.name: Image.open(p) for p in (tmp_path / "explain").iterdir()}
     assert set(overlays) == {"a.png", "b.jpg.png", "cmyk.jpg.png", "alpha.png", "more.zip__inner__c.png"}
+    assert {name: rows[name]["explanation"] for name in good} == {  # each row names its own overlay
+        "a.png": f"{tmp_path}/explain/a.png", "b.jpg": f"{tmp_path}/explain/b.jpg.png",
+        "cmyk.jpg": f"{tmp_path}/explain/cmyk.jpg.png", "alpha.png": f"{tmp_path}/explain/alpha.png",
+        "more.zip/inner/c.png": f"{tmp_path}/explain/more.zip__inner__c.png"}
     assert overlays["alpha.png"].size == (40 * 7, 60 * 7)  # the image's own size, enlarged x7 to >= 256 px
     assert overlays["a.png"].size == (48 * 6, 48 * 6)
     for img in overlays.values():
@@ -94,7 +99,7 @@ def test_flat_squares_are_unknown_and_new_drawings_are_not(tmp_path, novel_model
                    str(folder / "target_30.png"), "--model", str(novel_model), "--explain", str(tmp_path / "overlays"))
     for row in csv.DictReader(io.StringIO(explained.stdout)):  # --explain gives the same answers, to the digit
         name = row["path"].removeprefix(str(folder) + "/")
-        assert row == rows[name] | {"path": row["path"]}, name
+        assert row == rows[name] | {"path": row["path"], "explanation": f"{tmp_path}/overlays/{name}"}, name
 
 
 def test_threshold_option_and_stdout(tmp_path, small_model):
@@ -141,8 +146,10 @@ def test_predict_reproduces_evaluate_on_the_sample_test_images(tmp_path):
 
     few = [str(path) for path in sorted(folder.iterdir())[:6]]  # --explain (Grad-CAM) answers the same, to the digit
     explained = sh(ROOT, "artist-predict", *few, "--explain", str(tmp_path / "overlays"))
-    assert explained.stdout.splitlines()[1:] == [line for line in result.stdout.splitlines()[1:]
-                                                 if line.split(",")[0] in few]
+    assert [line.rsplit(",", 1)[0] for line in explained.stdout.splitlines()[1:]] == [
+        line.rsplit(",", 1)[0] for line in result.stdout.splitlines()[1:] if line.split(",")[0] in few]
+    assert [line.rsplit(",", 1)[1] for line in explained.stdout.splitlines()[1:]] == [
+        f"{tmp_path}/overlays/{Path(path).name}" for path in few]
 
 
 @pytest.mark.skipif(not (ROOT / "models/refined.novelty.npz").exists(),
