@@ -23,14 +23,24 @@ NOISE = re.compile(
 @contextmanager
 def filtered_stderr(pattern=NOISE):
     """Capture what is written to file descriptor 2 (native code included) in the block; afterwards write
-    back every line that does not match `pattern`. Without a usable descriptor 2, nothing is captured."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # stderr closed: nothing to keep clean
+    back every line that does not match `pattern`. Without a descriptor 2 or a temporary file, nothing is
+    captured."""
+    if sys.stderr is None:  # started with stderr closed (2>&-): nothing to keep clean
         yield
         return
-    with tempfile.TemporaryFile() as log:
+    sys.stderr.flush()
+    try:
+        log = tempfile.TemporaryFile()
+    except OSError:  # no writable temporary folder: keep the lines rather than fail
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # descriptor 2 closed since
+        log.close()
+        yield
+        return
+    with log:
         os.dup2(log.fileno(), 2)
         try:
             yield

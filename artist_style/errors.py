@@ -32,13 +32,30 @@ def quiet_interrupt(kind, value, tb, previous=sys.excepthook):
     os._exit(130)  # now, as nothing has started yet; a second error while Python shuts down would be noise
 
 
+def guard_standard_streams():
+    """For a command started with stdin, stdout or stderr closed (`2>&-`): put /dev/null on the descriptor,
+    so that no file opened later becomes descriptor 2 and receives TensorFlow's native log lines, and let
+    messages for a closed stderr go nowhere instead of failing (sys.stdout stays None: predict refuses it)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+
+
 def run(main):
     """Run a command's main(); a UserError becomes one line on stderr and exit status 2. Ctrl-C and SIGTERM
     unwind it (temporary files are removed), then print one word: exit 130 and 143."""
     signal.signal(signal.SIGTERM, _terminated)
     try:
         code = main()
-        sys.stdout.flush()  # a closed pipe shows here, not as a traceback when Python exits
+        if sys.stdout is not None:  # None: started with stdout closed
+            sys.stdout.flush()  # a closed pipe shows here, not as a traceback when Python exits
     except UserError as err:
         _close_progress_bars()
         print(f"error: {err}", file=sys.stderr)

@@ -262,6 +262,8 @@ def main():
             raise UserError(f"--{option.replace('_', '-')} {getattr(args, option)}: must be at least 1")
     if args.max_file_mb > MAX_FILE_MB:
         raise UserError(f"--max-file-mb {args.max_file_mb}: must be at most {MAX_FILE_MB}")
+    if not args.out and sys.stdout is None:
+        raise UserError("standard output is closed: give --out FILE for the CSV")
     files = gather(args.paths)
     if all(error and error.startswith("no_files") for *_, error in files):
         raise UserError(f"no files to predict in {', '.join(sources.shown(p) for p in args.paths)}")

@@ -655,6 +655,25 @@ def test_tensorflow_start_up_lines_are_dropped_and_other_native_lines_kept():
     assert (done.returncode, done.stderr) == (0, "real problem\nfrom Python\n")
 
 
+def test_predict_with_stderr_or_stdout_closed(tmp_path, small_model):
+    for i in range(3):
+        drawing("target", i).save(tmp_path / f"x{i}.png")
+    cmd = [sys.executable, "-m", "artist_style.predict", "--model", str(small_model), "x0.png", "x1.png", "x2.png"]
+
+    def closed(fd):
+        return lambda: os.close(fd)
+    no_stderr = subprocess.run(cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, text=True, timeout=300,
+                               preexec_fn=closed(2))  # `2>&-`: was the CSV header only, exit 1 (tqdm failed)
+    assert no_stderr.returncode == 0 and len(no_stderr.stdout.splitlines()) == 4, no_stderr.stdout
+    no_stdout = subprocess.run(cmd, cwd=tmp_path, env=env(), stderr=subprocess.PIPE, text=True, timeout=300,
+                               preexec_fn=closed(1))  # `>&-`: was a TypeError traceback
+    one_line_error(no_stdout.returncode, no_stdout.stderr, "standard output is closed", "--out")
+    to_file = subprocess.run([*cmd, "--out", "out.csv"], cwd=tmp_path, env=env(), stderr=subprocess.PIPE, text=True,
+                             timeout=300, preexec_fn=closed(1))
+    assert to_file.returncode == 0 and "Traceback" not in to_file.stderr, to_file.stderr
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
+
+
 def children(pid):
     """The process ids whose parent is pid (the stage's worker processes)."""
     return sorted(scale_benchmark.process_tree(pid) - {pid})
