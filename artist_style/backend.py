@@ -23,23 +23,15 @@ NOISE = re.compile(
 @contextmanager
 def filtered_stderr(pattern=NOISE):
     """Capture what is written to file descriptor 2 (native code included) in the block; afterwards write
-    back every line that does not match `pattern`. Without a descriptor 2 or a temporary file, nothing is
-    captured."""
-    if sys.stderr is None:  # started with stderr closed (2>&-): nothing to keep clean
-        yield
-        return
+    back every line that does not match `pattern`. Without a temporary file, nothing is captured.
+    (Importing artist_style has made sure descriptor 2 and sys.stderr exist: errors.guard_standard_streams.)"""
     sys.stderr.flush()
     try:
         log = tempfile.TemporaryFile()
     except OSError:  # no writable temporary folder: keep the lines rather than fail
         yield
         return
-    try:
-        saved = os.dup(2)
-    except OSError:  # descriptor 2 closed since
-        log.close()
-        yield
-        return
+    saved = os.dup(2)
     with log:
         os.dup2(log.fileno(), 2)
         try:

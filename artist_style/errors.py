@@ -40,10 +40,7 @@ def guard_standard_streams():
         try:
             os.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+            os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one, as those below are open
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
 
