@@ -18,7 +18,7 @@ from artist_style.errors import UserError
 
 PARAMS_FILE = "params.yaml"
 
-Backbone = Literal["vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0"]
+Backbone = Literal["vgg16", "vgg19", "resnet50", "mobilenet_v2", "efficientnet_b0"]
 Probe = Literal["grayscale", "hue"]
 Pooling = Literal["gap", "style"]
 Resize = Literal["pad", "stretch", "crop"]
@@ -29,7 +29,7 @@ ClassWeight = Literal["none", "balanced"]
 Precision = Literal["float32", "bfloat16"]
 ViewColour = Literal["none", "grayscale", "hue"]
 ModelName = Literal["base", "refined", "baseline"]
-NAMED_WEIGHTS = ("hed", "imagenet", "none")
+NAMED_WEIGHTS = ("bundled", "hed", "imagenet", "none")
 MAX_FILE_MB = 4096  # the largest file limit ingest.max_file_mb (and predict's --max-file-mb) may set
 
 
@@ -72,7 +72,7 @@ def _none_or_several(items):
 def _weights(value):
     if value in NAMED_WEIGHTS or Path(value).is_file():
         return value
-    raise ValueError("must be hed, imagenet, none, or the path of an existing weights file")
+    raise ValueError("must be bundled, hed, imagenet, none, or the path of an existing weights file")
 
 
 Name = Annotated[str, AfterValidator(_name)]

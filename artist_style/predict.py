@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artist_style.config import MAX_FILE_MB, Resize
+from artist_style.config import MAX_FILE_MB, Backbone, Resize
 from artist_style.data import sources
 from artist_style.data.images import Rejected, open_image, prepare, to_rgb
 from artist_style.errors import UserError, first_line, run
@@ -147,9 +147,10 @@ def model_settings(model_path, threshold):
     """(meta, threshold, where the threshold came from) for a saved model."""
     card = ModelCard(model_path)
     meta = card.meta()
-    if not (isinstance(meta, dict) and isinstance(meta.get("image_size"), int) and meta.get("resize") in RESIZE_MODES):
-        raise UserError(f"{card.meta_path}: not the card of a network (it needs image_size and resize, "
-                        f"one of {', '.join(RESIZE_MODES)}); --model takes a .keras model made by dvc repro")
+    if not (isinstance(meta, dict) and isinstance(meta.get("image_size"), int) and meta.get("resize") in RESIZE_MODES
+            and meta.get("backbone") in typing.get_args(Backbone)):
+        raise UserError(f"{card.meta_path}: not the card of a network (it needs image_size, resize (one of "
+                        f"{', '.join(RESIZE_MODES)}) and backbone); --model takes a .keras model made by dvc repro")
     if threshold is not None:
         return meta, threshold, "--threshold"
     return (meta, *card.threshold())
@@ -158,11 +159,11 @@ def model_settings(model_path, threshold):
 class Predictor:
     """Batches prepared images through the model (and Grad-CAM when explaining); scores their novelty."""
 
-    def __init__(self, model, threshold, novelty, explain_dir, mode, max_bytes):
+    def __init__(self, model, meta, threshold, novelty, explain_dir, max_bytes):
         from artist_style.models.network import with_features
-        self.model, self.threshold, self.explain_dir, self.mode = model, threshold, explain_dir, mode
+        self.model, self.threshold, self.explain_dir, self.mode = model, threshold, explain_dir, meta["resize"]
         self.novelty, self.max_bytes = novelty, max_bytes
-        self.two_outputs = with_features(model)
+        self.two_outputs = with_features(model, meta["backbone"], meta.get("correlations", 0))
 
     def __call__(self, items):
         """items: [(container, member, explanation name, pixels)] -> (probabilities, novelty scores or None)."""
@@ -283,7 +284,7 @@ def main():
     if size != meta["image_size"]:
         raise UserError(f"{args.model}: input size {size} but its .json says {meta['image_size']}")
     max_bytes = args.max_file_mb * 2**20
-    predictor = Predictor(model, threshold, novelty, explain_dir, meta["resize"], max_bytes)
+    predictor = Predictor(model, meta, threshold, novelty, explain_dir, max_bytes)
 
     tasks = [(c, m, size, meta["resize"], args.min_side, args.max_pixels, max_bytes, e) for _, c, m, _, e in files]
     counts = {"target": 0, "other": 0, "unknown": 0, "failed": 0}

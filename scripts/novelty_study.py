@@ -2,7 +2,8 @@
 
     python scripts/novelty_study.py      (after dvc repro featurize; under a minute on 2 cores)
 
-For each model (base: v1 train/val, gap features; refined: v2, style), each candidate is fitted on
+For each model (base: v1 train/val, on its head's gap features and on the style features its novelty
+reads; refined: v2, style), each candidate is fitted on
 the training split's original images and its threshold set at the 99th percentile of the validation
 images' scores. Printed per candidate: the share of validation images above it (leave one out: each
 image against the threshold of the others, the rate to expect on new images of the same kind), the
@@ -85,7 +86,8 @@ def main():
     names, pictures = ood.images(info["image_size"], info["resize"], SEED)
     featurizer = network.build_featurizer(info["backbone"], features.backbone(), features.correlations)
     generated = featurizer.predict(pictures.astype(np.float32), verbose=0)
-    for model, version, pooling in (("base", "v1", "gap"), ("refined", "v2", "style")):
+    # the base head reads gap, but its novelty reads style (models.novelty.POOLING): both are shown
+    for model, version, pooling in (("base", "v1", "gap"), ("base", "v1", "style"), ("refined", "v2", "style")):
         train, groups, val = novelty_data(features, features.array(pooling), f"data/splits/{version}")
         train, val = np.asarray(train, dtype=np.float64), np.asarray(val, dtype=np.float64)
         odd = generated[pooling].astype(np.float64)

@@ -115,7 +115,8 @@ def small_model(tmp_path_factory):
     head.compile(optimizer="adam", loss="binary_crossentropy")
     head.fit(features, np.repeat([1.0, 0.0], 20), epochs=20, verbose=0)
     network.export("vgg16", backbone, "style", head).save(folder / "m.keras")
-    (folder / "m.json").write_text(json.dumps({"image_size": 32, "resize": "pad", "pooling": "style"}))
+    (folder / "m.json").write_text(json.dumps({"image_size": 32, "resize": "pad", "pooling": "style",
+                                                     "backbone": "vgg16", "correlations": 0}))
     (folder / "m.threshold.json").write_text(json.dumps({"threshold": 0.42}))
     return folder / "m.keras"
 
@@ -131,7 +132,7 @@ def novel_model(small_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("novel")
     for path in small_model.parent.iterdir():
         shutil.copy(path, folder / path.name)
-    pooled = network.with_features(network.load_model(str(folder / "m.keras")))
+    pooled = network.with_features(network.load_model(str(folder / "m.keras")), "vgg16")
 
     def features(indices):
         images = np.stack([fit(drawing(s, i), 32) for s in ("target", "other") for i in indices])

@@ -10,6 +10,7 @@ from artist_style.models import network, registry
 
 @pytest.mark.parametrize("name, gap_dim, style_dim", [
     ("vgg16", 512, 2 * (64 + 128 + 256 + 512 + 512)),
+    ("vgg19", 512, 2 * (64 + 128 + 256 + 512 + 512)),
     ("resnet50", 2048, 2 * (64 + 256 + 512 + 1024 + 2048)),
     ("mobilenet_v2", 1280, 2 * (96 + 144 + 192 + 576 + 1280)),
     ("efficientnet_b0", 1280, 2 * (32 + 24 + 40 + 112 + 1280)),
@@ -65,6 +66,25 @@ def test_hed_weights_really_load():
 def test_hed_needs_vgg16():
     with pytest.raises(UserError, match="hed is only for backbone vgg16"):
         network.build_backbone("resnet50", "hed", 32)
+    with pytest.raises(UserError, match="bundled is only for backbone vgg19"):
+        network.build_backbone("vgg16", "bundled", 32)
+
+
+def test_bundled_vgg19_weights_are_imagenets():
+    backbone = network.build_backbone("vgg19", "bundled", 32)
+    with np.load(network.BUNDLED_VGG19) as weights:
+        assert len(weights.files) == 3 * 16  # every convolution of VGG19: index, values, bias
+        for layer in ("block1_conv1", "block3_conv4", "block5_conv4"):
+            kernel, bias = backbone.get_layer(layer).get_weights()
+            assert np.array_equal(bias, weights[f"{layer}/bias"])
+            assert len(np.unique(kernel)) <= 256  # quantized: 256 values per layer, at their places
+            assert np.array_equal(kernel, weights[f"{layer}/values"][weights[f"{layer}/index"]])
+    # ImageNet's first layer as in Keras' vgg19 h5 (biases 0.730, 0.065, 0.034 ...), far from a random one
+    kernel, bias = backbone.get_layer("block1_conv1").get_weights()
+    assert np.allclose(bias[:3], [0.7301776, 0.0649363, 0.0342885], atol=1e-6)
+    random = network.build_backbone("vgg19", "none", 32, seed=0)
+    assert network.fingerprint(backbone) != network.fingerprint(random)
+    assert abs(kernel.std() - random.get_layer("block1_conv1").get_weights()[0].std()) > 0.05
 
 
 def test_caffe_normalisation_is_bgr_minus_imagenet_mean():
@@ -127,12 +147,27 @@ def test_exported_model_equals_feature_path(pooling, log_features, tmp_path):
     assert via_features.std() > 0  # not a constant output
 
 
+def test_with_features_gives_style_features_whatever_the_head_reads():
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    backbone = network.build_backbone("vgg19", "none", 32, seed=2)
+    featurizer = network.build_featurizer("vgg19", backbone, correlations=4)
+    cached = featurizer.predict(images.astype(np.float32), verbose=0)
+    for pooling in ("gap", "style"):
+        head = network.build_head(cached[pooling].shape[1], 8)
+        model = network.export("vgg19", backbone, pooling, head, correlations=4)
+        probs, novelty_features = network.with_features(model, "vgg19", correlations=4).predict(images, verbose=0)
+        assert np.allclose(probs, model.predict(images, verbose=0), atol=1e-6)  # the same answer
+        assert novelty_features.shape == (3, 2 * 1472 + 5 * 6)  # style: means, sds, 6 correlations per block
+        assert np.allclose(novelty_features, cached["style"], rtol=1e-4, atol=1e-4)
+
+
 def test_run_in_batches_equals_predict_on_every_output():
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)  # 7 = 3 + 3 + a last batch of 1
     backbone = network.build_backbone("vgg16", "none", 32, seed=2)
     head = network.build_head(2 * (64 + 128 + 256 + 512 + 512), 8)
-    model = network.with_features(network.export("vgg16", backbone, "style", head))
+    model = network.with_features(network.export("vgg16", backbone, "style", head), "vgg16")
     probs, pooled = registry.run_in_batches(model, images, batch_size=3)
     expected = model.predict(images, batch_size=3, verbose=0)  # the same batches: the same digits
     assert probs.shape == (7, 1) and pooled.shape == (7, 2944)

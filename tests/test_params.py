@@ -117,10 +117,10 @@ def test_version_without_a_target_source(tmp_path):
 
 
 def test_bad_choice_lists_the_allowed_values(tmp_path):
-    msg = error(tmp_path, lambda p: p["featurize"].update(backbone="vgg19"), "featurize")
-    assert "featurize.backbone = 'vgg19': must be one of vgg16, resnet50, mobilenet_v2, efficientnet_b0" in msg
+    msg = error(tmp_path, lambda p: p["featurize"].update(backbone="vgg11"), "featurize")
+    assert "featurize.backbone = 'vgg11': must be one of vgg16, vgg19, resnet50, mobilenet_v2, efficientnet_b0" in msg
     msg = error(tmp_path, lambda p: p["featurize"].update(weights="missing.h5"), "featurize")
-    assert "must be hed, imagenet, none, or the path of an existing weights file" in msg
+    assert "must be bundled, hed, imagenet, none, or the path of an existing weights file" in msg
 
 
 def test_missing_key_and_wrong_types(tmp_path):

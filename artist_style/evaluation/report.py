@@ -102,8 +102,8 @@ def unknown_table(results):
         lines.append(f"- {m} missed {len(missed)} of the {results[m]['ood_n']} generated pictures"
                      + (": " + ", ".join(f"`{n}`" for n in missed) if missed else "") + ".")
     return ["## Unknown pictures", "",
-            "Share of images whose novelty (mean distance to the nearest training images in the features the "
-            "head takes, after a signed log) is above the model's threshold, a quantile of its validation "
+            "Share of images whose novelty (mean distance to the nearest training images in the backbone's "
+            "style features, after a signed log) is above the model's threshold, a quantile of its validation "
             "images' novelty (params.yaml `train_*.novelty_*`): predict answers `unknown` for them. The accuracy "
             "above counts every image, unknown or not. Generated: flat colours, noise, gradients and text-like "
             "lines at a few sizes (artist_style/data/ood.py), unlike any illustration.", "", *lines, ""]

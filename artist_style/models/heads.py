@@ -15,6 +15,7 @@ from artist_style.data.features import Features
 from artist_style.files import ensure_parent, read_csv, require_dir, write_json
 from artist_style.models import network
 from artist_style.models.card import ModelCard
+from artist_style.models.novelty import POOLING as NOVELTY_POOLING
 from artist_style.models.novelty import Novelty, signed_log
 
 METRICS = ("loss", "accuracy", "auc")
@@ -209,10 +210,10 @@ def novelty_data(features, array, split_dir):
     return array[train_rows[order]], train["group"].to_numpy()[order], array[np.sort(val_rows)]
 
 
-def fit_novelty(features, array, split_dir, cfg):
-    """The novelty of the training originals, its threshold from the validation split and the training
-    images' held-out scores."""
-    train, groups, val = novelty_data(features, array, split_dir)
+def fit_novelty(features, split_dir, cfg):
+    """The novelty of the training originals' style features (novelty.POOLING), its threshold from the
+    validation split and the training images' held-out scores."""
+    train, groups, val = novelty_data(features, features.array(NOVELTY_POOLING), split_dir)
     return Novelty.fit(train, val, cfg.novelty_neighbours, cfg.novelty_quantile, groups)
 
 
@@ -233,8 +234,9 @@ def train(name, cfg, seed, features_dir, split_dir, model_path, metrics_path, li
     card.save_meta({
         "name": name, "version": cfg.version, "pooling": cfg.pooling,
         "backbone": info["backbone"], "weights": info["weights"], "fingerprint": info["fingerprint"],
+        "correlations": features.correlations,
         "image_size": info["image_size"], "resize": info["resize"]})
-    novelty = fit_novelty(features, features.array(cfg.pooling), split_dir, cfg)
+    novelty = fit_novelty(features, split_dir, cfg)
     card.save_novelty(novelty)
     write_json(metrics_path, {
         "epochs": cfg.epochs, "kept_epoch": kept + 1, "n_train": len(y), "n_val": len(yv),

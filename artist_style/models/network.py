@@ -28,6 +28,8 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 BACKBONES = {
     "vgg16": (applications.VGG16, "caffe",
               ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"], "block5_pool"),
+    "vgg19": (applications.VGG19, "caffe",
+              ["block1_conv2", "block2_conv2", "block3_conv4", "block4_conv4", "block5_conv4"], "block5_pool"),
     "resnet50": (applications.ResNet50, "caffe",
                  ["conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"],
                  "conv5_block3_out"),
@@ -179,6 +181,18 @@ def load_hed_into_vgg16(model):
                 model.get_layer(f"block{block}_conv{i + 1}").set_weights([group["0"][()], group["1"][()]])
 
 
+BUNDLED_VGG19 = Path(__file__).resolve().parent.parent / "weights" / "vgg19_imagenet_q.npz"
+
+
+def load_bundled_vgg19(model):
+    """Set a keras VGG19's convolutions to the bundled ImageNet weights (scripts/vendor_vgg19.py: each layer's
+    kernel as indices into its 256 values)."""
+    with np.load(BUNDLED_VGG19) as weights:
+        for name in sorted({key.split("/")[0] for key in weights.files}):
+            kernel = weights[f"{name}/values"][weights[f"{name}/index"]]
+            model.get_layer(name).set_weights([kernel, weights[f"{name}/bias"]])
+
+
 def bf16_supported():
     """Whether bfloat16 runs natively here: an x86 CPU with AMX-BF16 or AVX512-BF16, or a GPU."""
     import tensorflow as tf
@@ -212,8 +226,9 @@ def build_backbone(backbone, weights, image_size, seed=0, precision: Precision =
     """
     if backbone not in BACKBONES:
         raise UserError(f"featurize.backbone = {backbone!r}: must be one of {', '.join(BACKBONES)}")
-    if weights == "hed" and backbone != "vgg16":
-        raise UserError(f"featurize.weights = hed is only for backbone vgg16, not {backbone}")
+    for named, only in (("hed", "vgg16"), ("bundled", "vgg19")):
+        if weights == named and backbone != only:
+            raise UserError(f"featurize.weights = {named} is only for backbone {only}, not {backbone}")
     constructor = BACKBONES[backbone][0]
     shape = (image_size, image_size, 3)
     keras.utils.set_random_seed(seed)
@@ -231,6 +246,8 @@ def build_backbone(backbone, weights, image_size, seed=0, precision: Precision =
         keras.config.set_dtype_policy(previous)
     if weights == "hed":
         load_hed_into_vgg16(base)
+    elif weights == "bundled":
+        load_bundled_vgg19(base)
     elif weights not in ("imagenet", "none"):
         try:
             base.load_weights(weights)
@@ -330,9 +347,19 @@ def export(backbone, backbone_model, pooling, head, correlations=0):
     return keras.Model(images, head(features), name="artist_style")
 
 
-def with_features(model):
-    """The exported model with a second output: the pooled features its head takes (for the novelty)."""
-    return keras.Model(model.inputs, [model.output, model.get_layer("pooling").output], name="with_features")
+def with_features(model, backbone, correlations=0):
+    """The exported model with a second output: the style statistics of its backbone's maps, which the
+    novelty reads whatever pooling the head takes (models.novelty). backbone and correlations: the
+    settings of the features it was trained on (its card's)."""
+    images = model.inputs[0]
+    maps = model.get_layer("backbone")(model.get_layer("normalise")(images))
+    maps = maps if isinstance(maps, (list, tuple)) else [maps]
+    pooling = model.get_layer("pooling")
+    if isinstance(pooling, StylePooling):
+        style = pooling
+    else:
+        style = StylePooling(map_names(backbone)[1]["style"], correlations, name="style_pooling")
+    return keras.Model(images, [model.get_layer("head")(pooling(maps)), style(maps)], name="with_features")
 
 
 def load_model(path):

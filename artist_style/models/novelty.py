@@ -1,14 +1,15 @@
-"""Novelty: how unlike the training images a picture is, in the features the model's head takes.
+"""Novelty: how unlike the training images a picture is, in its backbone's style statistics.
 
 A head answers "target" or "other" for anything, a blank square included. The novelty score lets a
-model say "unknown" instead: the mean Euclidean distance from the picture's pooled backbone features
-to those of its `neighbours` nearest training images (the originals of the model's training split),
-after a signed log, sign(x) * log(1 + |x|). The log puts every channel on a ratio scale: without it
-the few channels that reach hundreds decide every distance, and a flat picture, whose channels are
-all near zero, looks ordinary. The threshold is a quantile of held-out scores: the validation
-split's, and every training image's against the training images of other groups (leave one group
-out, so a near-copy does not make it familiar); above it the picture is unknown. Measured on
-validation only: docs/DESIGN.md, "Unknown pictures".
+model say "unknown" instead: the mean Euclidean distance from the picture's style features (POOLING:
+the refined head's input; the base head reads block 5's averages, on which ImageNet's VGG19 finds a
+white square ordinary) to those of its `neighbours` nearest training images (the originals of the
+model's training split), after a signed log, sign(x) * log(1 + |x|). The log puts every channel on a
+ratio scale: without it the few channels that reach hundreds decide every distance, and a flat
+picture, whose channels are all near zero, looks ordinary. The threshold is a quantile of held-out
+scores: the validation split's, and every training image's against the training images of other
+groups (leave one group out, so a near-copy does not make it familiar); above it the picture is
+unknown. Measured on validation only: docs/DESIGN.md, "Unknown pictures".
 
 Saved beside the model (models.card) as .npz: the transformed training features, the threshold and
 the settings; numpy reads it without pickle.
@@ -21,6 +22,7 @@ import numpy as np
 from artist_style.errors import UserError
 from artist_style.files import atomic, write_zip_entry
 
+POOLING = "style"  # the features a novelty reads, whatever pooling the model's head takes
 CHUNK_CELLS = 2**24  # distances computed for at most this many (picture, training image) pairs at once
 
 

@@ -14,6 +14,7 @@ from artist_style.data.images import PROBES
 from artist_style.errors import UserError
 from artist_style.models import classical, stack
 from artist_style.models.card import ModelCard
+from artist_style.models.novelty import POOLING as NOVELTY_POOLING
 
 CHUNK = 4096
 
@@ -54,12 +55,12 @@ class KerasModel:
         self.cached = network.fingerprint(self.model.get_layer("backbone")) == features.info["fingerprint"]
         self.head = self.model.get_layer("head")
         self.novelty = self.card.novelty()
-        self.two_outputs = network.with_features(self.model)
+        self.two_outputs = network.with_features(self.model, self.meta["backbone"], features.correlations)
 
-    def pooled(self, ids, kind="original"):
-        """The cached pooled features (the head's input) of image ids."""
+    def pooled(self, ids, kind="original", pooling=None):
+        """The cached pooled features of image ids: the head's input, or those of `pooling`."""
         rows, _ = self.features.rows(ids, kind)
-        return np.asarray(self.features.array(self.meta["pooling"])[rows])
+        return np.asarray(self.features.array(pooling or self.meta["pooling"])[rows])
 
     def predict(self, ids, kind="original"):
         if not self.cached:
@@ -83,27 +84,27 @@ class KerasModel:
         return self.run(images(self.processed, ids, kind, self.features.info["hue_degrees"]))[0]
 
     def run(self, batch):
-        """(probabilities, pooled features) of uint8 images, end to end through the saved model."""
+        """(probabilities, the novelty's features) of uint8 images, end to end through the saved model."""
         probs, pooled = run_in_batches(self.two_outputs, batch)
         return probs.ravel(), pooled
 
     def generated(self):
-        """(names, probabilities, pooled features) of the generated pictures (data.ood, seed data.ood.SEED):
-        from featurize's "ood" rows when cached, else end to end."""
+        """(names, probabilities, the novelty's features) of the generated pictures (data.ood, seed
+        data.ood.SEED): from featurize's "ood" rows when cached, else end to end."""
         if self.cached:
             names = list(self.features.index.loc[self.features.index["kind"] == "ood", "id"])
-            pooled = self.pooled(names, "ood")
-            return names, np.asarray(self.head(pooled, training=False)).ravel(), pooled
+            probs = np.asarray(self.head(self.pooled(names, "ood"), training=False)).ravel()
+            return names, probs, self.pooled(names, "ood", NOVELTY_POOLING)
         names, batch = ood.images(self.meta["image_size"], self.meta["resize"], ood.SEED)
         return (names, *self.run(batch))
 
     def novelty_scores(self, ids, kind="original"):
-        """Novelty of image ids: from the cached features the head takes, or end to end."""
+        """Novelty of image ids: from the cached style features, or end to end."""
         parts = []
         for i in range(0, len(ids), CHUNK):
             part = list(ids[i:i + CHUNK])
             if self.cached:
-                pooled = self.pooled(part, kind)
+                pooled = self.pooled(part, kind, NOVELTY_POOLING)
             else:
                 pooled = self.run(images(self.processed, part, kind, self.features.info["hue_degrees"]))[1]
             parts.append(self.novelty.score(pooled))
