@@ -66,3 +66,17 @@ def test_stack_weighs_both_classes_the_same():
     fitted, _ = stack.fit(["a", "b"], [p, noise], y, seed=0)
     found = fitted.combine(p, noise) >= 0.5
     assert found[y == 1].mean() > 0.65 and found[y == 0].mean() < 0.35
+
+
+def test_stack_does_not_depend_on_a_members_logit_scale():
+    """Label smoothing shrinks a head's logits (the refined head's stay within about +-3.7): shrinking one
+    member's logits threefold must leave the combined probabilities as they were, so that the L2 penalty
+    does not lean the stack on the member with the larger logits."""
+    y, good, noise = members()
+    other = np.clip(0.5 + (y - 0.5) * 0.4 + np.random.default_rng(2).normal(0, 0.2, 200), 0.01, 0.99)
+    shrunk = 1 / (1 + np.exp(-stack.logits(good)[:, 0] / 3))
+    fitted, oof = stack.fit(["a", "b"], [good, other], y, seed=0)
+    again, oof_again = stack.fit(["a", "b"], [shrunk, other], y, seed=0)
+    assert np.allclose(again.combine(shrunk, other), fitted.combine(good, other), atol=1e-9)
+    assert np.allclose(oof_again, oof, atol=1e-9)
+    assert again.coef[0] == pytest.approx(3 * fitted.coef[0])
