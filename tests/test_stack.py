@@ -69,7 +69,7 @@ def test_stack_weighs_both_classes_the_same():
 
 
 def test_stack_does_not_depend_on_a_members_logit_scale():
-    """Label smoothing shrinks a head's logits (the refined head's stay within about +-3.7): shrinking one
+    """Label smoothing shrinks a head's logits (the refined head's cluster near +-3.7): shrinking one
     member's logits threefold must leave the combined probabilities as they were, so that the L2 penalty
     does not lean the stack on the member with the larger logits."""
     y, good, noise = members()
