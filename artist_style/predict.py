@@ -163,7 +163,7 @@ class Predictor:
         from artist_style.models.network import with_features
         self.model, self.threshold, self.explain_dir, self.mode = model, threshold, explain_dir, meta["resize"]
         self.novelty, self.max_bytes = novelty, max_bytes
-        self.two_outputs = with_features(model, meta["backbone"], meta.get("correlations", 0))
+        self.two_outputs = with_features(model, meta)
 
     def __call__(self, items):
         """items: [(container, member, explanation name, pixels)] -> (probabilities, novelty scores or None)."""

@@ -132,7 +132,7 @@ def novel_model(small_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("novel")
     for path in small_model.parent.iterdir():
         shutil.copy(path, folder / path.name)
-    pooled = network.with_features(network.load_model(str(folder / "m.keras")), "vgg16")
+    pooled = network.with_features(network.load_model(str(folder / "m.keras")), {"backbone": "vgg16"})
 
     def features(indices):
         images = np.stack([fit(drawing(s, i), 32) for s in ("target", "other") for i in indices])

@@ -156,7 +156,8 @@ def test_with_features_gives_style_features_whatever_the_head_reads():
     for pooling in ("gap", "style"):
         head = network.build_head(cached[pooling].shape[1], 8)
         model = network.export("vgg19", backbone, pooling, head, correlations=4)
-        probs, novelty_features = network.with_features(model, "vgg19", correlations=4).predict(images, verbose=0)
+        two_outputs = network.with_features(model, {"backbone": "vgg19", "correlations": 4})
+        probs, novelty_features = two_outputs.predict(images, verbose=0)
         assert np.allclose(probs, model.predict(images, verbose=0), atol=1e-6)  # the same answer
         assert novelty_features.shape == (3, 2 * 1472 + 5 * 6)  # style: means, sds, 6 correlations per block
         assert np.allclose(novelty_features, cached["style"], rtol=1e-4, atol=1e-4)
@@ -167,7 +168,7 @@ def test_run_in_batches_equals_predict_on_every_output():
     images = rng.integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)  # 7 = 3 + 3 + a last batch of 1
     backbone = network.build_backbone("vgg16", "none", 32, seed=2)
     head = network.build_head(2 * (64 + 128 + 256 + 512 + 512), 8)
-    model = network.with_features(network.export("vgg16", backbone, "style", head), "vgg16")
+    model = network.with_features(network.export("vgg16", backbone, "style", head), {"backbone": "vgg16"})
     probs, pooled = registry.run_in_batches(model, images, batch_size=3)
     expected = model.predict(images, batch_size=3, verbose=0)  # the same batches: the same digits
     assert probs.shape == (7, 1) and pooled.shape == (7, 2944)

@@ -347,10 +347,11 @@ def export(backbone, backbone_model, pooling, head, correlations=0):
     return keras.Model(images, head(features), name="artist_style")
 
 
-def with_features(model, backbone, correlations=0):
+def with_features(model, meta):
     """The exported model with a second output: the style statistics of its backbone's maps, which the
-    novelty reads whatever pooling the head takes (models.novelty). backbone and correlations: the
-    settings of the features it was trained on (its card's)."""
+    novelty reads whatever pooling the head takes (models.novelty). meta: its model card's (backbone and
+    correlations: the settings of the features it was trained on)."""
+    backbone, correlations = meta["backbone"], meta.get("correlations", 0)
     images = model.inputs[0]
     maps = model.get_layer("backbone")(model.get_layer("normalise")(images))
     maps = maps if isinstance(maps, (list, tuple)) else [maps]

@@ -55,7 +55,7 @@ class KerasModel:
         self.cached = network.fingerprint(self.model.get_layer("backbone")) == features.info["fingerprint"]
         self.head = self.model.get_layer("head")
         self.novelty = self.card.novelty()
-        self.two_outputs = network.with_features(self.model, self.meta["backbone"], self.meta.get("correlations", 0))
+        self.two_outputs = network.with_features(self.model, self.meta)
 
     def pooled(self, ids, kind="original", pooling=None):
         """The cached pooled features of image ids: the head's input, or those of `pooling`."""

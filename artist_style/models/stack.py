@@ -6,7 +6,7 @@ weighing the same (class_weight "balanced"), as in balanced accuracy and the ref
 Each member's logits are standardised first (the scaling is folded into the saved coefficients), so
 that the L2 penalty does not favour the member whose logits happen to be larger: label smoothing keeps
 the refined head's within about +-6, the baseline's reach +-11 on some images and tasks. On held-out
-validation this stack beat the one on raw logits (docs/DESIGN.md, "Combined model").
+validation this stack beat the one on raw logits (docs/DESIGN.md, "Standardised logits in the stack").
 The threshold must then come from predictions the stacker has not seen: `fit` also returns out-of-fold
 validation probabilities (stratified k-fold over the validation images, k = FOLDS or the smaller
 class's count if fewer), and evaluate chooses the combined model's threshold on those. The test sets
