@@ -41,12 +41,25 @@ def run(cmd, cwd):
     return seconds, result.stdout + result.stderr
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
+def cpu_kind():
+    """The CPU's name, family and model, and the units bfloat16 runs on: featurize's bytes are the same
+    only on the same kind (docs/OPERATIONS.md, "The same numbers on another CPU")."""
+    info = {}
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
         pass
+    if "model name" not in info:
+        return platform.processor() or platform.machine()
+    flags = info.get("flags", "").split()
+    units = "AMX" if "amx_bf16" in flags else "AVX512-BF16, no AMX" if "avx512_bf16" in flags else "no bfloat16 units"
+    return f"{info['model name']} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}; {units})"
+
+
+def machine():
+    cpu = cpu_kind()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cores = len(os.sched_getaffinity(0))
     return f"{cpu}, {cores} cores, {memory:.0f} GiB RAM, {platform.system()} {platform.machine()}"
