@@ -79,9 +79,10 @@ def _close_progress_bars():
             bar.close()
 
 
-def stage_args(doc, *paths, positional=(), many=()):
+def stage_args(doc, *paths, positional=(), many=(), card_files=None):
     """Parse a stage's command line: every path is a required --option (dvc.yaml passes them all,
-    so there are no defaults to disagree with it); options in `many` take one or more paths."""
+    so there are no defaults to disagree with it); options in `many` take one or more paths. No two
+    paths may overlap (files.refuse_overlaps), counting the files card_files(path) says go with one."""
     parser = argparse.ArgumentParser(description=doc)
     for name in positional:
         parser.add_argument(name)
@@ -89,4 +90,10 @@ def stage_args(doc, *paths, positional=(), many=()):
         parser.add_argument(f"--{name}", required=True)
     for name in many:
         parser.add_argument(f"--{name}", required=True, nargs="+")
-    return parser.parse_args()
+    args = parser.parse_args()
+    from artist_style.files import refuse_overlaps
+    given = ([(f"--{name}", getattr(args, name.replace("-", "_"))) for name in paths]
+             + [(f"--{name}", path) for name in many for path in getattr(args, name.replace("-", "_"))])
+    refuse_overlaps(given + [(f"{option}'s card file", file) for option, path in given
+                             for file in (card_files(path) if card_files else [])])
+    return args

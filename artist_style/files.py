@@ -29,6 +29,17 @@ def atomic(path):
         temp.unlink(missing_ok=True)
 
 
+def refuse_overlaps(paths):
+    """A UserError when two of a command's paths ([(option, path)]) are the same or one lies inside the
+    other: a stage would overwrite its own input or another output."""
+    resolved = [(option, path, Path(path).resolve()) for option, path in paths]
+    for i, (a, path_a, full_a) in enumerate(resolved):
+        for b, path_b, full_b in resolved[i + 1:]:
+            if full_a == full_b or full_a in full_b.parents or full_b in full_a.parents:
+                raise UserError(f"{a} {path_a} and {b} {path_b} overlap (the same path, or one inside the "
+                                "other): give each its own path")
+
+
 def write_json(path, data):
     with atomic(path) as temp:
         temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

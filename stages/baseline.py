@@ -11,12 +11,12 @@ from artist_style.errors import run, stage_args
 from artist_style.evaluation.per_model import evaluate_to
 from artist_style.files import require_dir, write_json
 from artist_style.models import classical
-from artist_style.models.card import ModelCard
+from artist_style.models.card import ModelCard, card_files
 from artist_style.models.registry import BaselineModel
 
 
 def main():
-    args = stage_args(__doc__, "processed", "splits", "model", "metrics", "evaluation")
+    args = stage_args(__doc__, "processed", "splits", "model", "metrics", "evaluation", card_files=card_files)
     p = config.load()
     cfg = p.baseline
     settings = cfg.feature_settings()

@@ -7,12 +7,13 @@ and probe (artist_style.evaluation.report)."""
 from artist_style import config
 from artist_style.errors import run, stage_args
 from artist_style.evaluation.evaluate import evaluate
+from artist_style.models.card import card_files
 
 OUTPUTS = ("metrics", "plots", "combined", "combined-evaluation", "report", "comparison")
 
 
 def main():
-    args = stage_args(__doc__, "processed", "splits", *OUTPUTS, many=["evaluations"])
+    args = stage_args(__doc__, "processed", "splits", *OUTPUTS, many=["evaluations"], card_files=card_files)
     p = config.load()
     out = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in OUTPUTS}
     for line in evaluate(args.evaluations, args.processed, args.splits, p.evaluate, out, p.seed):

@@ -10,12 +10,13 @@ from artist_style.errors import UserError, run, stage_args
 from artist_style.evaluation.per_model import evaluate_to
 from artist_style.files import require_dir
 from artist_style.models import registry
+from artist_style.models.card import card_files
 from artist_style.models.heads import train
 
 
 def main():
     args = stage_args(__doc__, "features", "processed", "splits", "model", "metrics", "live", "evaluation",
-                      positional=["name"])
+                      positional=["name"], card_files=card_files)
     if args.name not in ("base", "refined"):
         raise UserError(f"{args.name!r}: must be base or refined (params.yaml train_base or train_refined)")
     p = config.load()

@@ -375,6 +375,31 @@ def test_predict_output_options_that_cannot_work_are_one_line_errors(tmp_path, s
     one_line_error(status, err, "--out a-file/out.csv: cannot make its folder")
 
 
+def test_a_stage_whose_paths_overlap_stops_in_one_line_before_writing(tmp_path):
+    """A stage run by hand with an output on its model's card file, or inside an input, would overwrite
+    it (train wrote its metrics over the card, then stopped with a KeyError traceback)."""
+    def stage(*args):
+        result = subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return result.returncode, result.stderr
+    train = ["stages.train", "base", "--features", "f", "--processed", "p", "--splits", "s", "--model", "m.keras",
+             "--live", "live", "--evaluation", "ev"]
+    status, err = stage(*train, "--metrics", "m.json")
+    one_line_error(status, err, "--metrics m.json and --model's card file m.json overlap")
+    status, err = stage(*train, "--metrics", "live/metrics.json")
+    one_line_error(status, err, "--metrics live/metrics.json and --live live overlap")
+    status, err = stage("stages.baseline", "--processed", "p", "--splits", "s", "--model", "b.weights.json",
+                        "--metrics", "b.threshold.json", "--evaluation", "ev")
+    one_line_error(status, err, "--metrics b.threshold.json and --model's card file b.threshold.json overlap")
+    status, err = stage("stages.featurize", "--processed", "p", "--splits", "s", "--out", "p/features")
+    one_line_error(status, err, "--processed p and --out p/features overlap")
+    status, err = stage("stages.evaluate", "--evaluations", "a", "a", "--processed", "p", "--splits", "s",
+                        "--metrics", "e.json", "--plots", "pl", "--combined", "c.stack.json",
+                        "--combined-evaluation", "ce", "--report", "r.md", "--comparison", "c.png")
+    one_line_error(status, err, "--evaluations a and --evaluations a overlap")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 def test_predict_never_writes_over_its_inputs_or_its_model(tmp_path, small_model):
     model = tmp_path / "model"
     shutil.copytree(small_model.parent, model)

@@ -21,6 +21,11 @@ from artist_style.models.novelty import Novelty
 MODEL_SUFFIXES = (".keras", ".weights.json", ".stack.json")  # a Keras model, the classical baseline, the combined model
 
 
+def card_files(path):
+    """The card's files when `path` names a model (one of MODEL_SUFFIXES), else none."""
+    return ModelCard(path).files() if str(path).endswith(MODEL_SUFFIXES) else []
+
+
 class ModelCard:
     def __init__(self, model_path):
         self.model_path = str(model_path)
