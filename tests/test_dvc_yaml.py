@@ -10,7 +10,7 @@ import shlex
 import pytest
 import yaml
 
-from artist_style.models.card import MODEL_SUFFIXES, ModelCard
+from artist_style.models.card import card_files
 from tests.conftest import ROOT
 
 PACKAGES = ("stages", "artist_style")
@@ -77,7 +77,7 @@ def test_every_data_path_is_on_the_command_line():
             if path in ("data/sample", "data/raw"):  # the sources: params.yaml data.sources names them
                 continue
             assert any(w == path or w.startswith(path + "/") or path.startswith(w + "/") or
-                       (w.endswith(MODEL_SUFFIXES) and path in ModelCard(w).files())  # a model's card
+                       path in card_files(w)  # a model's card
                        for w in words), (name, path)
 
 
