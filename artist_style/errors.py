@@ -22,10 +22,22 @@ def _terminated(signum, frame):
     raise Terminated
 
 
+def _interruption(err):
+    """The KeyboardInterrupt or Terminated behind `err`, or None. Python 3.11 turns one raised while a class
+    is made (in a descriptor's __set_name__: a library's import, say) into the cause of a RuntimeError."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, (KeyboardInterrupt, Terminated)):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def quiet_interrupt(kind, value, tb, previous=sys.excepthook):
     """sys.excepthook: a Ctrl-C that reaches the top level outside run() (while a command's modules are
     still being imported) ends it as run() does, with one word and exit 130, not a traceback."""
-    if not issubclass(kind, KeyboardInterrupt):
+    if not isinstance(_interruption(value), KeyboardInterrupt):
         return previous(kind, value, tb)
     _close_progress_bars()
     print("interrupted", file=sys.stderr, flush=True)
@@ -57,14 +69,14 @@ def run(main):
         _close_progress_bars()
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated, RuntimeError) as err:
+        stop = _interruption(err)
+        if stop is None:
+            raise
         _close_progress_bars()
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Terminated:
-        _close_progress_bars()
-        print("terminated", file=sys.stderr)
-        sys.exit(143)
+        interrupted = isinstance(stop, KeyboardInterrupt)
+        print("interrupted" if interrupted else "terminated", file=sys.stderr)
+        sys.exit(130 if interrupted else 143)
     except BrokenPipeError:  # the reader of our output left (| head): stop quietly, as other commands do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         sys.exit(1)

@@ -685,6 +685,18 @@ def test_ctrl_c_while_a_stage_still_imports_ends_in_one_word():
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
 
 
+@pytest.mark.parametrize("where", ["import", "run"])
+def test_ctrl_c_inside_a_class_being_made_ends_in_one_word(where):
+    """Python 3.11 wraps a KeyboardInterrupt raised in __set_name__ in a RuntimeError: a Ctrl-C landing in
+    pydantic's imports that way printed a traceback (about 1 run in 100 of the test above)."""
+    make = ("class Stop:\n    def __set_name__(self, owner, name):\n        raise KeyboardInterrupt\n"
+            "def made():\n    class Model:\n        field = Stop()\n")
+    last = "made()\n" if where == "import" else "from artist_style.errors import run\nrun(made)\n"
+    done = subprocess.run([sys.executable, "-c", "import artist_style\n" + make + last], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
 def test_tensorflow_start_up_lines_are_dropped_and_other_native_lines_kept():
     code = ("import os; from artist_style.backend import filtered_stderr\n"
             "with filtered_stderr():\n"
