@@ -117,10 +117,16 @@ def test_dvc_repro_then_head_experiment(tiny_project):
             low, high = s["minus_baseline_95"]
             assert -1 <= low <= high <= 1
         assert "minus_baseline" not in by_model["baseline"]["original"]
+        combined, refined = by_model["combined"]["original"], by_model["refined"]["original"]
+        assert combined["minus_refined"] == pytest.approx(combined["balanced_accuracy"] - refined["balanced_accuracy"],
+                                                          abs=2e-6)
+        low, high = combined["minus_refined_95"]
+        assert -1 <= low <= high <= 1 and "minus_baseline_95" in combined
     assert (tiny_project / "plots/artist_swap.png").stat().st_size > 1000
     swap_md = (tiny_project / "metrics/artist_swap.md").read_text()
     assert "| other_v2 | combined |" in swap_md
     assert "| target | base − baseline | refined − baseline | combined − baseline |" in swap_md
+    assert "| target | combined − refined | combined − baseline |" in swap_md
     for path in ("metrics/artist_swap.json", "metrics/artist_swap.md", "plots/artist_swap.png"):
         (tiny_project / path).unlink()
 

@@ -54,6 +54,10 @@ def test_artist_swap_table_equals_the_committed_results():
         sds = [float(c.split("± ")[1]) if "±" in c else 0.0 for c in cells[1:6]]  # no "±": under 0.0005
         assert sds == [round(w["balanced_accuracy_sd"], 3) for w in wanted], cells[0]
         assert cells[6] == report.difference_cell(s["refined"]["original"]), cells[0]
+    text = " ".join(README.split())
+    for target in ("noto", "fluent"):  # the combined model against refined, quoted where it trails
+        cell = report.difference_cell(swap[target]["combined"]["original"], "refined")
+        assert f"{target.capitalize()}, {cell}" in text, target
 
 
 def test_quoted_intervals_equal_the_committed_details():

@@ -79,3 +79,25 @@ def test_chart_draws_the_intervals_it_is_given(monkeypatch, tmp_path):
     assert spans == sorted(round(0.0512 + min(1.0, a + 0.0398) - a, 4)  # [acc - 0.0512, min(1, acc + 0.0398)]
                            for a in (0.9, 0.6, 0.7, 0.8, 0.5, 0.6, 0.95, 0.65, 0.75))
     assert not [c for c in f1_axes.containers if isinstance(c, ErrorbarContainer)]
+
+
+def test_swap_summary_sets_the_combined_model_against_each_member():
+    """summarise: means over seeds, and the combined model's paired difference from each member, whose
+    interval comes from the per-draw differences (here constant, so the interval is a point)."""
+    from artist_style.evaluation.artist_swap import summarise
+
+    def run(ba):  # one seed: {model: {probe: scores and draws}}; draws = the balanced accuracy in all 4 draws
+        return {m: {"original": {"accuracy": b, "balanced_accuracy": b, "draws": [b] * 4}} for m, b in ba.items()}
+
+    by_seed = [run({"baseline": 0.90, "refined": 0.98, "combined": 0.96}),
+               run({"baseline": 0.90, "refined": 0.96, "combined": 0.97})]
+    out = summarise(by_seed, ["refined", "baseline"])
+    combined = out["combined"]["original"]
+    assert combined["balanced_accuracy"] == 0.965 and out["refined"]["original"]["balanced_accuracy"] == 0.97
+    assert combined["minus_refined"] == -0.005 and combined["minus_refined_95"] == [-0.005, -0.005]
+    assert combined["minus_baseline"] == 0.065 and combined["minus_baseline_95"] == [0.065, 0.065]
+    assert "minus_refined" not in out["refined"]["original"] and "minus_baseline" not in out["baseline"]["original"]
+    table = report.members_table({"noto": out})
+    assert "| target | combined − refined | combined − baseline |" in table
+    assert "| noto | −0.005 (−0.005 to −0.005) | +0.065 (+0.065 to +0.065) |" in table
+    assert report.members_table({"noto": {m: out[m] for m in ("baseline", "refined")}}) == []

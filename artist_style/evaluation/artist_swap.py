@@ -21,9 +21,10 @@ with other test drawings. So each mean also gets a 95% interval from drawing the
 difference from the baseline on the original images, the comparison this benchmark is read for.
 
 Writes {target: {model: {probe: {accuracy, balanced_accuracy, balanced_accuracy_sd, balanced_accuracy_95,
-[minus_baseline, minus_baseline_95,] accuracy_by_seed, balanced_accuracy_by_seed}}}} as JSON (accuracy and
-balanced_accuracy: the mean over seeds; sd: their sample standard deviation; minus_baseline: on the
-original images, the mean balanced accuracy minus the baseline's), its tables as markdown
+[minus_baseline, minus_baseline_95, minus_<member>, minus_<member>_95,] accuracy_by_seed,
+balanced_accuracy_by_seed}}}} as JSON (accuracy and balanced_accuracy: the mean over seeds; sd: their sample
+standard deviation; minus_baseline: on the original images, the mean balanced accuracy minus the
+baseline's; minus_<member>: the same for the combined model against its other members), its tables as markdown
 (report.swap_markdown) and a chart.
 """
 import time
@@ -122,9 +123,10 @@ def run_task(target, p, seed, features, baseline, tables, splits_dir, probes, te
             for name, (_, test) in predictions.items()}
 
 
-def summarise(by_seed):
+def summarise(by_seed, members=()):
     """{model: {probe: scores and draws}} per seed -> {model: {probe: mean, sd, intervals and per-seed scores}};
-    on the original images, each model but the baseline also gets its difference from the baseline."""
+    on the original images, each model but the baseline also gets its difference from the baseline, and the
+    combined model its difference from each of its other `members` (`minus_<member>`, `minus_<member>_95`)."""
     out, draws = {}, {}
     for model, by_probe in by_seed[0].items():
         out[model] = {}
@@ -141,6 +143,12 @@ def summarise(by_seed):
         scores = out[model]["original"]
         scores["minus_baseline"] = round(scores["balanced_accuracy"] - baseline["balanced_accuracy"], 6)
         scores["minus_baseline_95"] = interval(draws[model, "original"] - draws[report.BASELINE, "original"])
+    if report.COMBINED in out:
+        scores = out[report.COMBINED]["original"]
+        for member in (m for m in members if m != report.BASELINE):
+            other = out[member]["original"]["balanced_accuracy"]
+            scores[f"minus_{member}"] = round(scores["balanced_accuracy"] - other, 6)
+            scores[f"minus_{member}_95"] = interval(draws[report.COMBINED, "original"] - draws[member, "original"])
     return out
 
 
@@ -171,7 +179,7 @@ def artist_swap(p, features_dir, processed_dir, splits_dir, out_json, out_md, ou
             raise UserError(f"target {target}: no test image of this source in {splits_dir}/{test_version}/test.csv")
         baseline = baseline_model(p.baseline, baseline_features, tables, target, probes, test_version)
         results[target] = summarise([run_task(target, p, seed, features, baseline, tables, splits_dir, probes,
-                                              test_version, weights) for seed in seed_list])
+                                              test_version, weights) for seed in seed_list], p.evaluate.combine)
         log(f"artist_swap {target}: " + ", ".join(
             f"{m} {r['original']['balanced_accuracy']:.3f}" for m, r in results[target].items())
             + f" (balanced accuracy, mean of {seeds} seeds, {time.time() - start:.0f} s)")

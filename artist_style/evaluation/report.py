@@ -15,6 +15,7 @@ COLUMNS = {"accuracy": "accuracy", "accuracy_95": "95% interval", "f1_macro": "F
            "n": "n"}
 MODEL_ORDER = ("baseline", "base", "refined", "combined")  # others follow, by name
 BASELINE = "baseline"
+COMBINED = "combined"
 
 
 def fmt(value):
@@ -141,10 +142,10 @@ def swap_table(results):
     return "\n".join(lines)
 
 
-def difference_cell(scores):
-    """A model's mean balanced accuracy minus the baseline's, with its 95% interval."""
-    low, high = scores["minus_baseline_95"]
-    return f"{bound(scores['minus_baseline'])} ({bound(low)} to {bound(high)})"
+def difference_cell(scores, other=BASELINE):
+    """A model's mean balanced accuracy minus `other`'s, with its 95% interval."""
+    low, high = scores[f"minus_{other}_95"]
+    return f"{bound(scores[f'minus_{other}'])} ({bound(low)} to {bound(high)})"
 
 
 def difference_table(results):
@@ -154,6 +155,24 @@ def difference_table(results):
     for target, by_model in results.items():
         lines.append(f"| {target} | " + " | ".join(difference_cell(by_model[m]["original"]) for m in models) + " |")
     return "\n".join(lines)
+
+
+def members_table(results):
+    """Markdown: one row per target, the combined model against each model it stacks (original images);
+    [] without a combined model."""
+    combined = {t: by_model[COMBINED]["original"] for t, by_model in results.items() if COMBINED in by_model}
+    if not combined:
+        return []
+    others = [k[len("minus_"):-len("_95")] for k in next(iter(combined.values()))
+              if k.startswith("minus_") and k.endswith("_95")]
+    others.sort(key=lambda m: (m == BASELINE, model_order(m)))
+    lines = ["| target | " + " | ".join(f"combined − {m}" for m in others) + " |", "|---|" + "---:|" * len(others)]
+    for target, scores in combined.items():
+        lines.append(f"| {target} | " + " | ".join(difference_cell(scores, m) for m in others) + " |")
+    return ["## The combined model against its members", "",
+            "The combined model stacks the others' validation probabilities, so it should be at least as good as "
+            "the better of them. Its mean balanced accuracy minus each member's, on the original images, with the "
+            "same paired intervals.", "", *lines, ""]
 
 
 def swap_markdown(swap, seeds):
@@ -172,7 +191,7 @@ def swap_markdown(swap, seeds):
         f"when the test set's groups are drawn again {RESAMPLES:,} times (the same draws for every model and "
         "seed; images of one group, one emoji in several sources, are not independent). An interval that "
         "holds 0 is a difference these test images cannot tell from none.", "",
-        difference_table(swap), ""])
+        difference_table(swap), "", *members_table(swap)])
 
 
 def markdown(results):
