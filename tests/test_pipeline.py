@@ -49,6 +49,11 @@ def test_dvc_repro_then_head_experiment(tiny_project):
                 difference = details[model][test_set]["original"]["accuracy"] - details["baseline"][test_set][
                     "original"]["accuracy"]
                 assert low <= difference + 1e-9 and difference - 1e-9 <= high
+            if model == "combined":  # and against refined, its other member
+                combined = details[model][test_set]["original"]
+                low, high = combined["minus_refined_95"]
+                difference = combined["accuracy"] - details["refined"][test_set]["original"]["accuracy"]
+                assert low <= difference + 1e-9 and difference - 1e-9 <= high
 
     def leaves(tree):
         return sum(leaves(v) for v in tree.values()) if isinstance(tree, dict) else 1

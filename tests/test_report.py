@@ -40,6 +40,19 @@ def test_report_on_made_up_metrics(tmp_path):
     assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_report_sets_the_combined_model_against_its_members(tmp_path):
+    results = fake_metrics()
+    results["combined"] = json.loads(json.dumps(results["refined"]))
+    results["combined"]["v1_test"]["original"].update(accuracy=0.94, minus_baseline_95=[-0.02, 0.11],
+                                                      minus_refined_95=[-0.0312, 0.0104])
+    text = report.markdown(results)
+    assert ("refined beats the baseline (+0.050, 5 images; 95% interval −0.010 to +0.120); combined beats the "
+            "baseline (+0.040, 4 images; 95% interval −0.020 to +0.110); combined trails refined (−0.010, 1 image; "
+            "95% interval −0.031 to +0.010)") in text
+    del results["combined"]["v1_test"]["original"]["minus_refined_95"]  # no interval: no sentence
+    assert "combined trails refined" not in report.markdown(results)
+
+
 def test_report_shows_the_unknown_shares():
     results = fake_metrics()
     for model, shares in (("refined", (0.01, 0.02, 0.3, 0.5)), ("base", (0.0, 0.04, 0.1, 0.25))):

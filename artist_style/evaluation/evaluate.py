@@ -45,10 +45,11 @@ def summary(results):
     return out
 
 
-def add_intervals(results, predictions, thresholds, sets, seed):
+def add_intervals(results, predictions, thresholds, sets, seed, members=()):
     """Into results: each accuracy's 95% interval (`accuracy_95`) and, on the original images, each model's
-    difference from the baseline (`minus_baseline_95`), the test set's groups drawn again
-    (scoring.group_draws, the same draws for every model)."""
+    difference from the baseline (`minus_baseline_95`) and the combined model's from each of its other
+    `members` (`minus_<member>_95`), the test set's groups drawn again (scoring.group_draws, the same
+    draws for every model)."""
     for set_name, table in sets.items():
         weights = scoring.group_draws(table["group"], seed=seed)
         draws = {}
@@ -61,6 +62,10 @@ def add_intervals(results, predictions, thresholds, sets, seed):
             if probe == "original" and model != report.BASELINE and (report.BASELINE, probe) in draws:
                 difference = values - draws[report.BASELINE, probe]
                 results[model][set_name][probe]["minus_baseline_95"] = scoring.interval(difference)
+        if (report.COMBINED, "original") in draws:
+            for member in (m for m in members if m != report.BASELINE and (m, "original") in draws):
+                difference = draws[report.COMBINED, "original"] - draws[member, "original"]
+                results[report.COMBINED][set_name]["original"][f"minus_{member}_95"] = scoring.interval(difference)
 
 
 def write_plots(predictions, thresholds, out):
@@ -138,7 +143,8 @@ def evaluate(folders, processed_dir, splits_dir, cfg, out, seed=0):
         write_csv(f"{plots_dir}/ood.csv", pd.concat(ood_tables))
     thresholds = {name: m.threshold for name, m in evaluated.items()}
     write_plots(predictions, thresholds, plots_dir)
-    add_intervals(results, predictions, thresholds, per_model.load_test_sets(splits_dir, cfg.test_sets), seed)
+    add_intervals(results, predictions, thresholds, per_model.load_test_sets(splits_dir, cfg.test_sets), seed,
+                  cfg.combine)
     write_json(f"{plots_dir}/details.json", results)
     write_json(out["metrics"], summary(results))
     report.write(results, out["report"], out["comparison"])

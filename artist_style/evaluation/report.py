@@ -51,7 +51,8 @@ def table(report_rows):
 
 
 def summary(results, report_rows):
-    """Sentences from the numbers: majority-class accuracy, CNN vs baseline, accuracy lost to each probe."""
+    """Sentences from the numbers: majority-class accuracy, each model vs the baseline, the combined model vs
+    each model it stacks, accuracy lost to each probe."""
     acc = {(r["model"], r["test_set"], r["probe"]): r["accuracy"] for r in report_rows}
     models = list(dict.fromkeys(r["model"] for r in report_rows))
     lines = []
@@ -63,15 +64,19 @@ def summary(results, report_rows):
         ranked = sorted(here, key=lambda m: -acc[(m, test_set, "original")])
         text = (f"- **{test_set}** (n = {n}; always answering the majority class scores {fmt(majority)}): "
                 + ", ".join(f"{m} {fmt(acc[(m, test_set, 'original')])}" for m in ranked) + " on the original images")
-        if BASELINE in here:
-            for m in (m for m in here if m != BASELINE):
-                a, b = acc[(m, test_set, "original")], acc[(BASELINE, test_set, "original")]
-                images = round((a - b) * n)  # accuracy * n is a count of images
-                verdict = "beats" if images > 0 else "ties with" if images == 0 else "trails"
-                plural = "" if abs(images) == 1 else "s"
-                low, high = results[m][test_set]["original"]["minus_baseline_95"]
-                text += (f"; {m} {verdict} the baseline ({_change(a, b)}, {abs(images)} image{plural}; "
-                         f"95% interval {bound(low)} to {bound(high)})")
+        pairs = [(m, BASELINE) for m in here if m != BASELINE] if BASELINE in here else []
+        if COMBINED in here:  # the combined model against each of its other members
+            pairs += [(COMBINED, k[len("minus_"):-len("_95")]) for k in results[COMBINED][test_set]["original"]
+                      if k.startswith("minus_") and k.endswith("_95") and k != "minus_baseline_95"]
+        for m, other in pairs:
+            a, b = acc[(m, test_set, "original")], acc[(other, test_set, "original")]
+            images = round((a - b) * n)  # accuracy * n is a count of images
+            verdict = "beats" if images > 0 else "ties with" if images == 0 else "trails"
+            plural = "" if abs(images) == 1 else "s"
+            low, high = results[m][test_set]["original"][f"minus_{other}_95"]
+            name = "the baseline" if other == BASELINE else other
+            text += (f"; {m} {verdict} {name} ({_change(a, b)}, {abs(images)} image{plural}; "
+                     f"95% interval {bound(low)} to {bound(high)})")
         probes = sorted({r["probe"] for r in report_rows if r["test_set"] == test_set} - {"original"})
         for probe in probes:
             text += f". Accuracy change under {probe}: " + ", ".join(
@@ -204,7 +209,8 @@ def markdown(results):
         "metrics/evaluate.json). Probes: `grayscale` (luma in all three channels) and `hue` (hue rotated, "
         "saturation and value kept) of the same test images. A model whose accuracy collapses towards "
         "the majority-class score on grayscale is reading colour, not line and form. The 95% intervals "
-        "(of an accuracy, and of a model's difference from the baseline) come from drawing the test set's "
+        "(of an accuracy, of a model's difference from the baseline and of the combined model's from each "
+        "model it stacks) come from drawing the test set's "
         f"groups again {RESAMPLES:,} times (images of one group, such as one emoji in several sources, are not "
         "independent); a model with no errors gets no width.",
         "",
