@@ -7,6 +7,7 @@ from artist_style.evaluation import report
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+TEXT = " ".join(README.split())  # its prose, line breaks as spaces
 MODELS = {"base": "base", "refined": "refined", "colour/edge/texture baseline": "baseline", "combined": "combined"}
 
 
@@ -54,19 +55,17 @@ def test_artist_swap_table_equals_the_committed_results():
         sds = [float(c.split("± ")[1]) if "±" in c else 0.0 for c in cells[1:6]]  # no "±": under 0.0005
         assert sds == [round(w["balanced_accuracy_sd"], 3) for w in wanted], cells[0]
         assert cells[6] == report.difference_cell(s["refined"]["original"]), cells[0]
-    text = " ".join(README.split())
     for target in ("noto", "fluent"):  # the combined model against refined, quoted where it trails
         cell = report.difference_cell(swap[target]["combined"]["original"], "refined")
-        assert f"{target.capitalize()}, {cell}" in text, target
+        assert f"{target.capitalize()}, {cell}" in TEXT, target
 
 
 def test_quoted_intervals_equal_the_committed_details():
     details = quoted("plots/evaluate/details.json")
-    text = " ".join(README.split())
     low, high = details["refined"]["v2_test"]["grayscale"]["accuracy_95"]
-    assert f"refined in grayscale {low:.3f}–{high:.3f}" in text
+    assert f"refined in grayscale {low:.3f}–{high:.3f}" in TEXT
     low, high = details["refined"]["v2_test"]["original"]["minus_baseline_95"]
-    assert f"refined minus baseline {report.bound(low)} to {report.bound(high)}" in text
+    assert f"refined minus baseline {report.bound(low)} to {report.bound(high)}" in TEXT
 
 
 def test_artist_swap_is_current_the_pipelines_own_task_gives_its_metrics():

@@ -138,17 +138,10 @@ def summarise(by_seed, members=()):
                                  "balanced_accuracy_sd": round(sd, 6),
                                  "balanced_accuracy_95": interval(draws[model, probe]),
                                  **{f"{k}_by_seed": v for k, v in values.items()}}
-    baseline = out[report.BASELINE]["original"]
-    for model in out.keys() - {report.BASELINE}:
+    for model, other in report.comparisons(list(out), members):
         scores = out[model]["original"]
-        scores["minus_baseline"] = round(scores["balanced_accuracy"] - baseline["balanced_accuracy"], 6)
-        scores["minus_baseline_95"] = interval(draws[model, "original"] - draws[report.BASELINE, "original"])
-    if report.COMBINED in out:
-        scores = out[report.COMBINED]["original"]
-        for member in (m for m in members if m != report.BASELINE):
-            other = out[member]["original"]["balanced_accuracy"]
-            scores[f"minus_{member}"] = round(scores["balanced_accuracy"] - other, 6)
-            scores[f"minus_{member}_95"] = interval(draws[report.COMBINED, "original"] - draws[member, "original"])
+        scores[f"minus_{other}"] = round(scores["balanced_accuracy"] - out[other]["original"]["balanced_accuracy"], 6)
+        scores[f"minus_{other}_95"] = interval(draws[model, "original"] - draws[other, "original"])
     return out
 
 

@@ -58,14 +58,10 @@ def add_intervals(results, predictions, thresholds, sets, seed, members=()):
             predicted = part["probability"].to_numpy() >= thresholds[model]
             draws[model, probe] = scoring.accuracy_draws(weights, part["label"].to_numpy(), predicted)
             results[model][set_name][probe]["accuracy_95"] = scoring.interval(draws[model, probe])
-        for (model, probe), values in draws.items():
-            if probe == "original" and model != report.BASELINE and (report.BASELINE, probe) in draws:
-                difference = values - draws[report.BASELINE, probe]
-                results[model][set_name][probe]["minus_baseline_95"] = scoring.interval(difference)
-        if (report.COMBINED, "original") in draws:
-            for member in (m for m in members if m != report.BASELINE and (m, "original") in draws):
-                difference = draws[report.COMBINED, "original"] - draws[member, "original"]
-                results[report.COMBINED][set_name]["original"][f"minus_{member}_95"] = scoring.interval(difference)
+        models = [model for model, probe in draws if probe == "original"]
+        for model, other in report.comparisons(models, members):
+            difference = draws[model, "original"] - draws[other, "original"]
+            results[model][set_name]["original"][f"minus_{other}_95"] = scoring.interval(difference)
 
 
 def write_plots(predictions, thresholds, out):

@@ -18,6 +18,21 @@ BASELINE = "baseline"
 COMBINED = "combined"
 
 
+def comparisons(models, members=()):
+    """(model, other) pairs whose difference the reports give: each model against the baseline, and the
+    combined model against each other model it stacks (`members`, params.yaml evaluate.combine)."""
+    pairs = [(m, BASELINE) for m in models if m != BASELINE] if BASELINE in models else []
+    if COMBINED in models:
+        pairs += [(COMBINED, m) for m in members if m not in (BASELINE, COMBINED) and m in models]
+    return pairs
+
+
+def compared_with(scores):
+    """The models other than the baseline that `scores` holds a difference from (its `minus_<model>_95` keys)."""
+    return [k[len("minus_"):-len("_95")] for k in scores
+            if k.startswith("minus_") and k.endswith("_95") and k != f"minus_{BASELINE}_95"]
+
+
 def fmt(value):
     """How the report writes a number: integers as they are, intervals as low–high, the rest with 3 decimals."""
     if isinstance(value, list):
@@ -64,11 +79,8 @@ def summary(results, report_rows):
         ranked = sorted(here, key=lambda m: -acc[(m, test_set, "original")])
         text = (f"- **{test_set}** (n = {n}; always answering the majority class scores {fmt(majority)}): "
                 + ", ".join(f"{m} {fmt(acc[(m, test_set, 'original')])}" for m in ranked) + " on the original images")
-        pairs = [(m, BASELINE) for m in here if m != BASELINE] if BASELINE in here else []
-        if COMBINED in here:  # the combined model against each of its other members
-            pairs += [(COMBINED, k[len("minus_"):-len("_95")]) for k in results[COMBINED][test_set]["original"]
-                      if k.startswith("minus_") and k.endswith("_95") and k != "minus_baseline_95"]
-        for m, other in pairs:
+        members = compared_with(results[COMBINED][test_set]["original"]) if COMBINED in here else []
+        for m, other in comparisons(here, members):
             a, b = acc[(m, test_set, "original")], acc[(other, test_set, "original")]
             images = round((a - b) * n)  # accuracy * n is a count of images
             verdict = "beats" if images > 0 else "ties with" if images == 0 else "trails"
@@ -168,9 +180,8 @@ def members_table(results):
     combined = {t: by_model[COMBINED]["original"] for t, by_model in results.items() if COMBINED in by_model}
     if not combined:
         return []
-    others = [k[len("minus_"):-len("_95")] for k in next(iter(combined.values()))
-              if k.startswith("minus_") and k.endswith("_95")]
-    others.sort(key=lambda m: (m == BASELINE, model_order(m)))
+    first = next(iter(combined.values()))
+    others = sorted(compared_with(first), key=model_order) + ([BASELINE] if f"minus_{BASELINE}_95" in first else [])
     lines = ["| target | " + " | ".join(f"combined − {m}" for m in others) + " |", "|---|" + "---:|" * len(others)]
     for target, scores in combined.items():
         lines.append(f"| {target} | " + " | ".join(difference_cell(scores, m) for m in others) + " |")
